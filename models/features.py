@@ -1,0 +1,247 @@
+"""Request features: reasoning elicitation, rubric/grading requests, template fingerprints, links.
+
+Template fingerprints are MinHash-style: each window of a prompt (its first and last
+``WINDOW`` content words) is reduced to the two content words with the smallest keyed hash,
+plus a coarse length bucket. Filling a template's slots with other numbers, names or topics
+leaves most words of the window unchanged, so the minimum usually stays on a constant word of
+the template; the fingerprint is therefore equal for most fills, and the share of equal values
+estimates the Jaccard similarity of two prompts (see :func:`template_similarity`).
+
+>>> a = template_fingerprints("You are a meticulous tutor. Solve the following exercise about "
+...     "photosynthesis and explain every intermediate step before stating the final answer.")
+>>> b = template_fingerprints("You are a meticulous tutor. Solve the following exercise about "
+...     "medieval trade routes and explain every intermediate step before stating the final answer.")
+>>> a == b
+True
+>>> bool(ELICIT_RE.search("请一步一步地思考"))
+True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+import zlib
+
+from models.events import RequestEvent
+
+# Both patterns run on lower-cased text (cheaper than re.IGNORECASE).
+# Reasoning elicitation, English and Chinese. Matches requests for the model to expose its
+# intermediate reasoning, which is what a distiller wants to copy.
+ELICIT_RE = re.compile(
+    r"step[\s-]+by[\s-]+step|chain[\s-]of[\s-]thought|think(?:ing)?\s+(?:carefully|it\s+through|aloud|out\s+loud)"
+    r"|let'?s\s+think|show\s+(?:your|all|the|each|every)\s+(?:\w+\s+)?(?:work|reasoning|steps|thinking|derivation)"
+    r"|(?:explain|describe|detail|walk\s+(?:me\s+)?through)\s+(?:your|the|each|every)\s+(?:\w+\s+)?(?:reasoning|thought|steps|logic)"
+    r"|reasoning\s+(?:process|steps|trace|chain)|before\s+(?:giving|stating|writing|providing)\s+(?:\w+\s+)?(?:final\s+)?answer"
+    r"|intermediate\s+steps|<think>|full\s+(?:reasoning|derivation|solution\s+path)"
+    r"|一步一步|一步步|逐步|分步|思考过程|推理过程|思维链|解题步骤|详细推理|推导过程|请先思考",
+)
+
+# Grading, rubric and reward-model style requests (preference data for distillation / RLAIF).
+RUBRIC_RE = re.compile(
+    r"rubric|on\s+a\s+scale\s+(?:of|from)|score\s+(?:the|this|each|both)\s+(?:\w+\s+)?(?:response|answer|output|completion)s?"
+    r"|rate\s+(?:the|this|each|both)\s+(?:\w+\s+)?(?:response|answer|output|completion)s?"
+    r"|(?:which|what)\s+(?:\w+\s+)?(?:response|answer|completion|output)\s+is\s+(?:better|more)"
+    r"|grade\s+(?:the|this|each)|(?:response|assistant|answer)\s+a\s+(?:and|vs\.?|versus|or)\s+(?:response|assistant|answer)?\s*b"
+    r"|reward\s+(?:model|score)|preference\s+(?:label|pair|data)|评分|打分|哪个回答更好|评估.{0,6}回答",
+)
+
+# Substrings one of which every RUBRIC_RE match contains: a cheap pre-check (the alternation
+# costs microseconds on text that has none of them).
+_RUBRIC_HINTS = ("rubric", "scale", "score", "rate ", "grade", "better", "more", "reward",
+                 "preference", " a ", "评", "打分", "回答")
+
+
+def _maybe_rubric(text: str) -> bool:
+    return any(h in text for h in _RUBRIC_HINTS)
+
+
+_WORD_RE = re.compile(r"[a-z]{3,}|[^\W\d_a-z]{2,}")
+
+# Function words carry no topic; excluding them keeps fingerprints on a template's content.
+STOPWORDS = frozenset(
+    """the and for are but not you your with this that from have has had was were will would
+    can could should shall may might must what when where which who whom whose why how all any
+    both each few more most other some such only own same than too very just also into over
+    under about after before between through during above below again further then once here
+    there these those their them they its our ours out off while because until being been does
+    did doing get got use using one two three like make made give given please write tell let
+    i'm it's don't can't i've you're""".split()
+)
+
+WINDOW = 40  # content words per window
+_SALT = b"dg1"
+
+
+_KEYS: dict[str, int] = {}
+_KEYS_MAX = 200_000
+
+
+def _key(word: str) -> int:
+    # Cached: the vocabulary of a stream is small next to its length, and crc32 of an encoded
+    # word costs five dict look-ups.
+    k = _KEYS.get(word)
+    if k is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        k = _KEYS[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"), 0x5BD1E995)
+    return k
+
+
+def _window_fp(words: list[str]) -> int:
+    """Bottom-2 keyed hash of a window's distinct words, with a log2 length bucket."""
+    uniq = set(words)
+    if len(uniq) < 4:
+        return 0
+    lo1 = lo2 = 0xFFFFFFFF
+    for w in uniq:
+        k = _key(w)
+        if k < lo1:
+            lo1, lo2 = k, lo1
+        elif k < lo2:
+            lo2 = k
+    bucket = int(math.log2(len(uniq)))
+    return (((lo1 << 32) | lo2) ^ (bucket * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF or 1
+
+
+def content_words(text: str) -> list[str]:
+    """Content words of already lower-cased text (runs of CJK characters cut into bigrams)."""
+    out: list[str] = []
+    for w in _WORD_RE.findall(text):
+        if w in STOPWORDS:
+            continue
+        if len(w) > 3 and not w.isascii() and "\u4e00" <= w[0] <= "\u9fff":
+            out.extend(w[i : i + 2] for i in range(0, len(w) - 1, 2))
+        else:
+            out.append(w)
+    return out
+
+
+def template_fingerprints(text: str | None) -> tuple[int, int]:
+    """(head, tail) fingerprints of a prompt; 0 where the prompt is too short to have one."""
+    if not text:
+        return (0, 0)
+    return _fingerprints(text.lower())
+
+
+def _fingerprints(text: str) -> tuple[int, int]:
+    if len(text) <= 1200:
+        words = content_words(text)
+        if len(words) <= WINDOW * 2:
+            # Short prompt: one window covers it; head and tail would be the same.
+            return (_window_fp(words), 0)
+        return (_window_fp(words[:WINDOW]), _window_fp(words[-WINDOW:]))
+    head = content_words(text[:600])[:WINDOW]
+    tail = content_words(text[-600:])[-WINDOW:]
+    return (_window_fp(head), _window_fp(tail))
+
+
+def template_similarity(a: str, b: str, perms: int = 64) -> float:
+    """MinHash estimate of the Jaccard similarity of two prompts' content words (0..1)."""
+    wa, wb = set(content_words(a.lower())), set(content_words(b.lower()))
+    if not wa or not wb:
+        return 0.0
+    same = 0
+    for seed in range(perms):
+        ma = min(wa, key=lambda w, s=seed: zlib.crc32(w.encode(), s))
+        mb = min(wb, key=lambda w, s=seed: zlib.crc32(w.encode(), s))
+        same += ma == mb
+    return same / perms
+
+
+_VALUES: dict[tuple[str, str], int] = {}
+
+
+def value_hash(kind: str, value: str) -> int:
+    """64-bit id of a link attribute value (stable across processes and runs)."""
+    key = (kind, value)
+    h = _VALUES.get(key)
+    if h is None:
+        if len(_VALUES) >= _KEYS_MAX:
+            _VALUES.clear()
+        h = _VALUES[key] = _value_hash(kind, value)
+    return h
+
+
+def _value_hash(kind: str, value: str) -> int:
+    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8, key=_SALT,
+                             person=kind.encode()[:16]).digest()
+    return int.from_bytes(digest, "big") or 1
+
+
+def ip_prefix(ip: str | None) -> tuple[str, str]:
+    """('ip24', '/24 prefix') for IPv4 or ('ip48', '/48 prefix') for IPv6; ('', '') if unusable."""
+    if not ip:
+        return ("", "")
+    if ":" in ip:
+        parts = ip.split("%", 1)[0].split(":")
+        if "" in parts[:3] or len(parts) < 3:
+            try:
+                import ipaddress
+
+                packed = ipaddress.IPv6Address(ip.split("%", 1)[0]).exploded.split(":")
+            except ValueError:
+                return ("", "")
+            parts = packed
+        return ("ip48", ":".join(p.lower().zfill(4) for p in parts[:3]))
+    head, dot, _ = ip.rpartition(".")
+    if not dot or head.count(".") != 2:
+        return ("", "")
+    return ("ip24", head)
+
+
+LINK_KINDS = ("payment", "system_prompt", "ip", "asn_ua")  # per-event attribute slots
+
+
+class RequestFeatures:
+    """What the account stage needs from one request. No prompt text is kept."""
+
+    __slots__ = ("elicit", "links", "log_in", "log_out", "rubric", "single_turn", "tpl_head", "tpl_tail")
+
+    elicit: bool
+    rubric: bool
+    single_turn: bool | None
+    log_in: float
+    log_out: float
+    tpl_head: int
+    tpl_tail: int
+    links: tuple[tuple[str, int], ...]  # (kind, value hash), one per LINK_KINDS slot that is set
+
+
+def extract(ev: RequestEvent) -> RequestFeatures:
+    """Compute the per-request features of a validated event."""
+    f = RequestFeatures.__new__(RequestFeatures)
+    prompt = ev.prompt
+    sys_prompt = ev.system_prompt
+    if prompt:
+        text = (prompt if len(prompt) <= 4000 else prompt[:2000] + " " + prompt[-2000:]).lower()
+        f.elicit = ELICIT_RE.search(text) is not None
+        f.rubric = _maybe_rubric(text) and RUBRIC_RE.search(text) is not None
+        f.tpl_head, f.tpl_tail = _fingerprints(text)
+    else:
+        f.elicit = f.rubric = False
+        fp = ev.prompt_fingerprint
+        f.tpl_head, f.tpl_tail = (value_hash("template", fp), 0) if fp else (0, 0)
+    if sys_prompt:
+        s = sys_prompt[:2000].lower()
+        if not f.elicit and ELICIT_RE.search(s) is not None:
+            f.elicit = True
+        if not f.rubric and RUBRIC_RE.search(s) is not None:
+            f.rubric = True
+    m = ev.messages
+    f.single_turn = None if m is None else m == 1
+    f.log_in = math.log1p(ev.prompt_tokens)
+    f.log_out = math.log1p(ev.completion_tokens * (ev.n or 1))
+    links: list[tuple[str, int]] = []
+    if ev.payment_fingerprint:
+        links.append(("payment", value_hash("payment", ev.payment_fingerprint)))
+    if sys_prompt and len(sys_prompt) >= 40:
+        links.append(("system_prompt", value_hash("system_prompt", sys_prompt)))
+    kind, prefix = ip_prefix(ev.ip)
+    if kind:
+        links.append((kind, value_hash(kind, prefix)))
+    if ev.asn is not None and ev.user_agent:
+        links.append(("asn_ua", value_hash("asn_ua", f"{ev.asn}|{ev.user_agent}")))
+    f.links = tuple(links)
+    return f

@@ -1,0 +1,171 @@
+"""Linker: union-find over accounts joined by shared, rare-enough attribute values.
+
+A link event says "account A shows value v of kind k" (a payment fingerprint, an IP /24 or /48,
+an ASN with user agent, a system prompt, a template it uses systematically). Two accounts are
+merged only when the evidence they share reaches ``threshold``: the sum over shared kinds of the
+kind's weight times the rarity of the shared value. Rarity is 1 while a value has at most
+``soft_cap`` holders and falls linearly to 0 at ``hard_cap``; a popular SDK user agent, a cloud
+ASN or a university NAT therefore weigh nothing, and unrelated accounts behind them stay apart.
+
+A cluster is named after its smallest account id (``cl:<id>``), so the final partition and the
+names do not depend on the order link events arrive in.
+
+>>> from models.config import LinkerSettings
+>>> lk = Linker(LinkerSettings())
+>>> lk.link("a", "payment", 11)
+[]
+>>> lk.link("b", "payment", 11)
+[('a', 'cl:a'), ('b', 'cl:a')]
+>>> lk.cluster_of("b"), lk.members("cl:a")
+('cl:a', ['a', 'b'])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from models.config import LinkerSettings
+
+Membership = tuple[str, str | None]  # (account, new cluster id or None)
+
+
+class Linker:
+    def __init__(self, settings: LinkerSettings) -> None:
+        self.s = settings
+        self.parent: dict[str, str] = {}
+        self.size: dict[str, int] = {}
+        self.min_id: dict[str, str] = {}  # root -> smallest member id
+        self.member_list: dict[str, list[str]] = {}  # root -> members (components of size >= 2)
+        self.holders: dict[tuple[str, int], list[str]] = {}  # value -> first holders kept
+        self.holder_count: dict[tuple[str, int], int] = {}
+        self.values: dict[str, dict[tuple[str, int], None]] = {}  # account -> its values
+        self.merges = 0
+
+    # -- union-find ---------------------------------------------------------------------------
+    def find(self, a: str) -> str:
+        parent = self.parent
+        root = a
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(a, a) != root:  # path compression
+            nxt = parent[a]
+            parent[a] = root
+            a = nxt
+        return root
+
+    def cluster_of(self, account: str) -> str | None:
+        if account not in self.parent:
+            return None
+        root = self.find(account)
+        if self.size.get(root, 1) < 2:
+            return None
+        return "cl:" + self.min_id[root]
+
+    def members(self, cluster_id: str) -> list[str]:
+        acct = cluster_id[3:]
+        if acct not in self.parent:
+            return []
+        return sorted(self.member_list.get(self.find(acct), [acct]))
+
+    def _union(self, a: str, b: str) -> list[Membership]:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return []
+        sa, sb = self.size.get(ra, 1), self.size.get(rb, 1)
+        if sa < sb or (sa == sb and rb < ra):
+            ra, rb, sa, sb = rb, ra, sb, sa
+        old_a = self.min_id.get(ra, ra)
+        old_b = self.min_id.get(rb, rb)
+        new_min = min(old_a, old_b)
+        self.parent[rb] = ra
+        self.size[ra] = sa + sb
+        self.min_id[ra] = new_min
+        big = self.member_list.pop(ra, None) or [ra]
+        small = self.member_list.pop(rb, None) or [rb]
+        self.size.pop(rb, None)
+        self.min_id.pop(rb, None)
+        new_cluster = "cl:" + new_min
+        # Only members whose cluster name changes move (a singleton had no cluster before).
+        moved: list[str] = []
+        if new_min != old_b or sb == 1:
+            moved.extend(small)
+        if new_min != old_a or sa == 1:
+            moved.extend(big)
+        big.extend(small)
+        self.member_list[ra] = big
+        self.merges += 1
+        return [(m, new_cluster) for m in sorted(moved)]
+
+    # -- evidence -----------------------------------------------------------------------------
+    def rarity(self, kind: str, holders: int) -> float:
+        base = "ip" if kind in ("ip24", "ip48") else kind
+        soft = self.s.soft_cap.get(kind, self.s.soft_cap.get(base, 8))
+        hard = self.s.hard_cap.get(kind, self.s.hard_cap.get(base, 64))
+        if holders <= soft:
+            return 1.0
+        if holders >= hard:
+            return 0.0
+        return (hard - holders) / (hard - soft)
+
+    def pair_evidence(self, a: str, b: str) -> float:
+        va, vb = self.values.get(a, {}), self.values.get(b, {})
+        if len(vb) < len(va):
+            va, vb = vb, va
+        w = self.s.weights
+        per_kind: dict[str, float] = {}
+        for key in va:
+            if key in vb:
+                kind = key[0]
+                e = w.get(kind, 0.0) * self.rarity(kind, self.holder_count.get(key, 0))
+                # Kinds are independent evidence; two values of one kind count up to 1.5x its weight.
+                cap = 1.5 * w.get(kind, 0.0) if kind == "template" else w.get(kind, 0.0)
+                per_kind[kind] = min(per_kind.get(kind, 0.0) + e, cap)
+        return sum(per_kind.values())
+
+    def link(self, account: str, kind: str, value: int) -> list[Membership]:
+        """Record that ``account`` shows ``value``; return cluster-membership changes."""
+        key = (kind, value)
+        vals = self.values.setdefault(account, {})
+        if key in vals:
+            return []
+        if len(vals) >= self.s.max_values_per_account:
+            # Rotating attributes: forget the oldest value (dicts keep insertion order).
+            vals.pop(next(iter(vals)))
+        vals[key] = None
+        if account not in self.parent:
+            self.parent[account] = account
+        count = self.holder_count.get(key, 0) + 1
+        self.holder_count[key] = count
+        holders = self.holders.setdefault(key, [])
+        changes: list[Membership] = []
+        if self.rarity(kind, count) > 0.0:
+            threshold = self.s.threshold
+            root = self.find(account)
+            for other in holders:
+                if self.find(other) == root:
+                    continue
+                if self.pair_evidence(account, other) >= threshold:
+                    changes.extend(self._union(account, other))
+                    root = self.find(account)
+        if len(holders) < self.s.max_holders_kept:
+            holders.append(account)
+        else:
+            # Keep a rolling window of recent holders so that late joiners meet live accounts.
+            holders[count % self.s.max_holders_kept] = account
+        # Collapse repeated moves of one account into its final cluster.
+        if len(changes) > 1:
+            final: dict[str, str | None] = {}
+            for acct, _ in changes:
+                final[acct] = self.cluster_of(acct)
+            return sorted(final.items())
+        return changes
+
+    def stats(self) -> dict[str, Any]:
+        sizes = sorted((len(v) for v in self.member_list.values()), reverse=True)
+        return {
+            "accounts": len(self.parent),
+            "clusters": len(sizes),
+            "largest": sizes[:10],
+            "values": len(self.holder_count),
+            "merges": self.merges,
+        }
