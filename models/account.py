@@ -15,8 +15,9 @@ and scored on account summaries (every ``summary_every`` events), not on every e
 >>> f.elicit, f.rubric, f.single_turn, f.log_in, f.log_out = True, False, True, 5.0, 6.5
 >>> f.tpl_head, f.tpl_tail, f.links = 42, 0, ()
 >>> for i in range(30):
+...     f.content = i
 ...     _ = model.learn_one(state, f, ts=60.0 * i)
->>> round(state.ew[E_ELICIT], 3)
+>>> round(state.f[E_ELICIT], 3)
 1.0
 >>> score, reasons = model.score_one(state)
 >>> score > 40, reasons[0].feature
@@ -35,11 +36,21 @@ from river import anomaly, preprocessing
 from models.config import AccountSettings
 from models.features import RequestFeatures
 
-# Indices into AccountState.ew
+# AccountState.f (float64): EW statistics, then times and scores
 E_ELICIT, E_RUBRIC, E_SINGLE, E_REUSE, E_LOGOUT, E_DT, E_DTVAR, E_ELICIT_SLOW, E_LOGIN = range(9)
-_NE = 9
+F_FIRST, F_LAST, F_CREATED, F_SCORE, F_ANOMALY, F_ALERT_TS = range(9, 15)
+_NF = 15
+# AccountState.q (uint64): two recent values per link slot, template fingerprints, hour mask
+_TPL_K = 10  # templates kept per account
+Q_LINKS, Q_TPL, Q_HOURS = 0, 8, 8 + _TPL_K
+_NQ = Q_HOURS + 1
+# AccountState.u (uint32): recent event ids, template counts / content / last use, rotations,
+# counters and alert-policy memory
+U_IDS, U_CNT, U_CONTENT, U_LASTUSE, U_ROT = 0, 8, 8 + _TPL_K, 8 + 2 * _TPL_K, 8 + 3 * _TPL_K
+U_REUSED, U_HOUR_BASE, U_BAND, U_SEQ, U_MEMBERS = range(U_ROT + 4, U_ROT + 9)
+_NU = U_MEMBERS + 1
+_EMITTED = 1 << 31  # flag in a template's count: already reported to the linker
 _NAN = float("nan")
-_TPL_K = 6  # heavy-hitter templates kept per account
 _LINK_SLOTS = {"payment": 0, "system_prompt": 2, "ip24": 4, "ip48": 4, "asn_ua": 6}
 _SLOW = 0.005  # fading of the long-memory elicitation rate (own-history baseline)
 
@@ -86,73 +97,67 @@ class SubjectAlertState:
         self.last_alert_members = 0
 
 
-class AccountState(SubjectAlertState):
-    """State of one account. Picklable and small (see ``bench/account_memory.py``)."""
+class AccountState:
+    """State of one account: three packed arrays (see the ``F_``, ``Q_``, ``U_`` indices).
 
-    __slots__ = (
-        "anomaly",
-        "cluster",
-        "created_ts",
-        "ew",
-        "first_ts",
-        "hour_base",
-        "hour_mask",
-        "last_ts",
-        "links",
-        "n",
-        "recent_ids",
-        "score",
-        "summary_n",
-        "tpl",
-    )
+    About 750 bytes in memory and 400 pickled (``bench/account_memory.py``). The alert-policy
+    memory (``band``, ``alert_seq``, ...) is exposed as attributes, like ``SubjectAlertState``.
+    """
+
+    __slots__ = ("cluster", "f", "n", "q", "u")
 
     def __init__(self, created_ts: float | None = None) -> None:
-        super().__init__()
         self.n = 0
-        self.first_ts = 0.0
-        self.last_ts = 0.0
-        self.created_ts = -1.0 if created_ts is None else created_ts
-        self.ew = array("d", [_NAN] * _NE)
-        self.hour_mask = 0  # bit i: active in absolute hour hour_base - i
-        self.hour_base = 0
-        self.tpl = array("Q", [0] * (2 * _TPL_K))  # template fingerprints, then their counts
-        self.links = array("Q", [0] * 8)  # two most recent values per link slot
-        self.recent_ids = array("I", [0] * 8)  # crc32 of recent event ids (duplicate drop)
-        self.score = 0.0
-        self.anomaly = 0.0
-        self.summary_n = 0
+        self.f = array("d", [_NAN] * _NF)
+        f = self.f
+        f[F_FIRST] = f[F_LAST] = f[F_SCORE] = f[F_ANOMALY] = 0.0
+        f[F_ALERT_TS] = -1.0
+        f[F_CREATED] = -1.0 if created_ts is None else created_ts
+        self.q = array("Q", bytes(8 * _NQ))
+        self.u = array("I", bytes(4 * _NU))
         self.cluster: str | None = None
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, k) for k in _STATE_FIELDS)
+        return (self.n, self.f, self.q, self.u, self.cluster)
 
     def __setstate__(self, st: tuple[Any, ...]) -> None:
-        for k, v in zip(_STATE_FIELDS, st, strict=True):
-            setattr(self, k, v)
+        self.n, self.f, self.q, self.u, self.cluster = st
+
+    # Named views of the packed fields (for the colder paths and for readers).
+    first_ts = property(lambda s: s.f[F_FIRST])
+    last_ts = property(lambda s: s.f[F_LAST])
+    created_ts = property(lambda s: s.f[F_CREATED], lambda s, v: s.f.__setitem__(F_CREATED, v))
+    score = property(lambda s: s.f[F_SCORE], lambda s, v: s.f.__setitem__(F_SCORE, v))
+    anomaly = property(lambda s: s.f[F_ANOMALY], lambda s, v: s.f.__setitem__(F_ANOMALY, v))
+    last_alert_ts = property(lambda s: s.f[F_ALERT_TS], lambda s, v: s.f.__setitem__(F_ALERT_TS, v))
+    band = property(lambda s: s.u[U_BAND], lambda s, v: s.u.__setitem__(U_BAND, v))
+    alert_seq = property(lambda s: s.u[U_SEQ], lambda s, v: s.u.__setitem__(U_SEQ, v))
+    last_alert_members = property(lambda s: s.u[U_MEMBERS],
+                                  lambda s, v: s.u.__setitem__(U_MEMBERS, min(v, 0xFFFFFFFF)))
+    reused = property(lambda s: s.u[U_REUSED])
+    hour_mask = property(lambda s: s.q[Q_HOURS])
 
     def seen_event(self, event_id: str) -> bool:
         """True if this id was among the account's recent events; remembers it otherwise."""
         h = zlib.crc32(event_id.encode("utf-8", "surrogatepass")) or 1
-        ids = self.recent_ids
-        if h in ids:
-            return True
-        ids[self.n % 8] = h
+        u = self.u
+        for i in range(U_IDS, U_IDS + 8):
+            if u[i] == h:
+                return True
+        u[U_IDS + self.n % 8] = h
         return False
 
     def active_hours_24(self) -> int:
-        return (self.hour_mask & 0xFFFFFF).bit_count()
+        return (self.q[Q_HOURS] & 0xFFFFFF).bit_count()
 
     def top_template(self) -> int:
-        tpl = self.tpl
+        q, u = self.q, self.u
         best, best_c = 0, 0
         for i in range(_TPL_K):
-            c = tpl[_TPL_K + i]
+            c = u[U_CNT + i] & ~_EMITTED
             if c > best_c:
-                best, best_c = tpl[i], c
+                best, best_c = q[Q_TPL + i], c
         return best
-
-
-_STATE_FIELDS = tuple(SubjectAlertState.__slots__) + tuple(AccountState.__slots__)
 
 
 def _ew(ew: array, i: int, x: float, a: float) -> None:
@@ -191,11 +196,11 @@ class AccountModel:
     # -- learning -----------------------------------------------------------------------------
     def learn_one(self, st: AccountState, f: RequestFeatures, ts: float) -> list[tuple[str, int]]:
         a = self.s.fading
-        ew = st.ew
+        ew = st.f
         if st.n == 0:
-            st.first_ts = ts
+            ew[F_FIRST] = ts
         else:
-            dt = ts - st.last_ts
+            dt = ts - ew[F_LAST]
             if dt < 0.0:
                 dt = 0.0
             m = ew[E_DT]
@@ -207,8 +212,8 @@ class AccountModel:
                 d = dt - m
                 ew[E_DT] = m + a * d
                 ew[E_DTVAR] = (1.0 - a) * (ew[E_DTVAR] + a * d * d)
-        if ts > st.last_ts:
-            st.last_ts = ts
+        if ts > ew[F_LAST]:
+            ew[F_LAST] = ts
         st.n += 1
         _ew(ew, E_ELICIT, 1.0 if f.elicit else 0.0, a)
         _ew(ew, E_ELICIT_SLOW, 1.0 if f.elicit else 0.0, _SLOW)
@@ -218,63 +223,111 @@ class AccountModel:
         _ew(ew, E_LOGOUT, f.log_out, a)
         _ew(ew, E_LOGIN, f.log_in, a)
 
+        q, u = st.q, st.u
         hour = int(ts // 3600.0)
-        shift = hour - st.hour_base
+        shift = hour - u[U_HOUR_BASE]
         if shift > 0:
-            st.hour_mask = ((st.hour_mask << shift) | 1) & 0xFFFFFFFFFFFF if shift < 48 else 1
-            st.hour_base = hour
+            q[Q_HOURS] = ((q[Q_HOURS] << shift) | 1) & 0xFFFFFFFFFFFF if shift < 48 else 1
+            u[U_HOUR_BASE] = hour
         elif shift > -48:
-            st.hour_mask |= 1 << -shift
+            q[Q_HOURS] |= 1 << -shift
 
         links: list[tuple[str, int]] = []
         reused = False
-        if f.tpl_head:
-            reused, link = self._template(st, f.tpl_head)
-            if link:
-                links.append(("template", f.tpl_head))
-        if f.tpl_tail:
-            r2, link = self._template(st, f.tpl_tail)
-            reused = reused or r2
-            if link:
-                links.append(("template", f.tpl_tail))
+        for fp in (f.tpl_head, f.tpl_tail):
+            if fp and self._template(st, fp, f.content):
+                reused = True
+        if reused:
+            u[U_REUSED] += 1
         _ew(ew, E_REUSE, 1.0 if reused else 0.0, a)
+        # A template is systematic for an account that reuses templates for a good share of its
+        # traffic (a template-driven account) and has used this one repeatedly; a person who
+        # re-sends a popular prompt now and then is neither.
+        driven = st.n >= 3 and u[U_REUSED] >= self.s.template_driven_share * (st.n - 1)
+        created = ew[F_CREATED]
+        young = 0.0 <= created and ts - created < self.s.young_days * 86400.0
+        marked = f.elicit or f.rubric
+        for fp in (f.tpl_head, f.tpl_tail):
+            if not fp:
+                continue
+            if driven and self._mark_systematic(st, fp):
+                # Templates that ask for reasoning or grading are the distiller's; unmarked ones
+                # (public prompt templates too) link with less weight.
+                links.append(("template_cot" if marked else "template", fp))
+            elif young and marked and self._uses(st, fp) == 1:
+                # A new account's first use of a template, in a request that asks for reasoning or
+                # grading: the linker joins it only to a template that other accounts already use
+                # systematically.
+                links.append(("template_seen", fp))
 
-        slots = st.links
         for kind, value in f.links:
-            i = _LINK_SLOTS[kind]
-            if slots[i] != value and slots[i + 1] != value:
-                slots[i + 1] = slots[i]
-                slots[i] = value
-                links.append((kind, value))
+            i = Q_LINKS + _LINK_SLOTS[kind]
+            if q[i] != value and q[i + 1] != value:
+                q[i + 1] = q[i]
+                q[i] = value
+                j = U_ROT + (i >> 1)
+                # An attribute that keeps rotating (proxies) stops being reported: each new value
+                # is shared with strangers at best, and would flood the linker.
+                if u[j] < self.s.max_rotations:
+                    u[j] += 1
+                    links.append((kind, value))
         return links
 
-    def _template(self, st: AccountState, fp: int) -> tuple[bool, bool]:
-        """Count one use of a template; (was it seen before, has it just become systematic)."""
-        tpl = st.tpl
-        k = _TPL_K
-        lo_i, lo_c = 0, 1 << 62
-        for i in range(k):
-            if tpl[i] == fp:
-                c = tpl[k + i] + 1
-                tpl[k + i] = c
-                return True, c == self.s.template_systematic_uses
-            c = tpl[k + i]
-            if c < lo_c:
-                lo_i, lo_c = i, c
-        # Replace the least used entry; decay the others so stale templates can leave.
-        tpl[lo_i] = fp
-        tpl[k + lo_i] = 1
-        if lo_c > 1:
-            for i in range(k):
-                if i != lo_i and tpl[k + i] > 1:
-                    tpl[k + i] -= 1
-        return False, self.s.template_systematic_uses <= 1
+    def _slot(self, st: AccountState, fp: int) -> int:
+        q = st.q
+        for i in range(_TPL_K):
+            if q[Q_TPL + i] == fp:
+                return i
+        return -1
+
+    def _uses(self, st: AccountState, fp: int) -> int:
+        i = self._slot(st, fp)
+        return 0 if i < 0 else st.u[U_CNT + i] & ~_EMITTED
+
+    def _mark_systematic(self, st: AccountState, fp: int) -> bool:
+        """True the first time a template with enough uses is reported as systematic."""
+        i = self._slot(st, fp)
+        if i < 0:
+            return False
+        u = st.u
+        c = u[U_CNT + i]
+        if c & _EMITTED or c < self.s.template_systematic_uses:
+            return False
+        u[U_CNT + i] = c | _EMITTED
+        return True
+
+    def _template(self, st: AccountState, fp: int, content: int) -> bool:
+        """Count one use of a template; True if the account used it before with other content.
+
+        Sending the very same text again (a retry, a regenerate, a favourite prompt) is not
+        template use: only a template filled differently counts. When the table is full, the
+        least used entry goes, the least recently used among equals.
+        """
+        q, u = st.q, st.u
+        n = st.n & 0xFFFFFFFF
+        victim, victim_key = 0, (1 << 62)
+        for i in range(_TPL_K):
+            if q[Q_TPL + i] == fp:
+                u[U_LASTUSE + i] = n
+                if u[U_CONTENT + i] == content:
+                    return False
+                u[U_CONTENT + i] = content
+                u[U_CNT + i] += 1
+                return True
+            key = ((u[U_CNT + i] & ~_EMITTED) << 32) | u[U_LASTUSE + i]
+            if key < victim_key:
+                victim, victim_key = i, key
+        q[Q_TPL + victim] = fp
+        u[U_CNT + victim] = 1
+        u[U_CONTENT + victim] = content
+        u[U_LASTUSE + victim] = n
+        return False
 
     # -- scoring ------------------------------------------------------------------------------
     def evidence(self, st: AccountState) -> list[tuple[str, float, float, float, str]]:
         """(feature, value, evidence 0..1, weight, detail) for each behaviour the score uses."""
         s = self.s
-        ew = st.ew
+        ew = st.f
         out: list[tuple[str, float, float, float, str]] = []
         elicit = _get(ew[E_ELICIT])
         out.append(("reasoning_elicitation_rate", elicit, _clip((elicit - 0.1) / 0.5), s.w_elicit, ""))
@@ -339,7 +392,7 @@ class AccountModel:
 
     # -- population ---------------------------------------------------------------------------
     def summary_features(self, st: AccountState) -> dict[str, float]:
-        ew = st.ew
+        ew = st.f
         span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
         return {
             "elicit": _get(ew[E_ELICIT]),
@@ -364,7 +417,7 @@ class AccountModel:
         self.pop_seen += 1
         b = self.baseline
         a = 0.01
-        ew = st.ew
+        ew = st.f
         span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
         for key, v in (
             ("reasoning_elicitation_rate", _get(ew[E_ELICIT])),

@@ -199,7 +199,8 @@ class ClusterModel:
         size_e = _clip(math.log(m / (cs.min_members - 0.5)) / math.log(cs.full_size / (cs.min_members - 0.5)))
         ev = [
             ("cluster_members", m, size_e, cs.w_size, "accounts linked by shared rare attributes"),
-            ("creation_burst", f["creation_burst"], _clip((f["creation_burst"] - 0.5) / 0.4),
+            # A "burst" of three sign-ups is no evidence: scale by the size evidence.
+            ("creation_burst", f["creation_burst"], _clip((f["creation_burst"] - 0.5) / 0.4) * size_e,
              cs.w_burst, f"share of members created within {cs.burst_window_days:g} days"),
             ("template_overlap", f["template_overlap"], _clip((f["template_overlap"] - 0.3) / 0.5),
              cs.w_template_overlap, "share of members whose main template 3+ members share"),

@@ -35,7 +35,13 @@ class AccountSettings(_Strict):
     summary_every: int = Field(25, ge=1, description="send a summary to the cluster stage every N events")
     summary_first: int = Field(3, ge=1, description="also send summaries for each of the first N events")
     template_systematic_uses: int = Field(
-        3, ge=1, description="uses of one template before it counts as a link attribute"
+        2, ge=1, description="uses of one template before it counts as a link attribute"
+    )
+    template_driven_share: float = Field(
+        0.3, ge=0, le=1, description="share of reused-template requests that makes an account template-driven"
+    )
+    max_rotations: int = Field(
+        12, ge=1, le=255, description="new values per link attribute reported before it counts as rotating"
     )
     min_events: int = Field(12, ge=1, description="events before an account alone can be alerted")
     young_days: float = Field(14.0, ge=0, description="an account younger than this is 'new'")
@@ -61,11 +67,15 @@ class LinkerSettings(_Strict):
     threshold: float = Field(1.0, gt=0, description="pair evidence needed to merge two accounts")
     max_holders_kept: int = Field(48, ge=2, description="holders kept per value for pair checks")
     max_values_per_account: int = Field(48, ge=4)
+    established_template: int = Field(
+        3, ge=1, description="systematic users after which a template links first-time users"
+    )
     weights: dict[str, float] = Field(
         default_factory=lambda: {
             "payment": 1.0,
             "system_prompt": 0.7,
-            "template": 0.7,
+            "template_cot": 1.0,
+            "template": 0.5,
             "ip24": 0.5,
             "ip48": 0.5,
             "asn_ua": 0.35,
@@ -76,6 +86,7 @@ class LinkerSettings(_Strict):
         default_factory=lambda: {
             "payment": 2000,
             "system_prompt": 400,
+            "template_cot": 400,
             "template": 400,
             "ip24": 8,
             "ip48": 8,
@@ -86,6 +97,7 @@ class LinkerSettings(_Strict):
         default_factory=lambda: {
             "payment": 10000,
             "system_prompt": 4000,
+            "template_cot": 4000,
             "template": 4000,
             "ip24": 40,
             "ip48": 40,
@@ -128,7 +140,7 @@ class PolicySettings(_Strict):
     high: float = Field(70.0, ge=0, le=100)
     critical: float = Field(85.0, ge=0, le=100)
     hysteresis: float = Field(8.0, ge=0, description="score must drop this far below a band to leave it")
-    cooldown_s: float = Field(3600.0, ge=0, description="event-time seconds between repeats of one band")
+    cooldown_s: float = Field(21600.0, ge=0, description="event-time seconds between repeats of one band")
     member_update_s: float = Field(
         60.0, ge=0, description="a flagged cluster re-alerts new members at most this often"
     )

@@ -1,8 +1,8 @@
 """Request features: reasoning elicitation, rubric/grading requests, template fingerprints, links.
 
 Template fingerprints are MinHash-style: each window of a prompt (its first and last
-``WINDOW`` content words) is reduced to the two content words with the smallest keyed hash,
-plus a coarse length bucket. Filling a template's slots with other numbers, names or topics
+``WINDOW`` content words) is reduced to the three content words with the smallest keyed hash.
+Filling a template's slots with other numbers, names or topics
 leaves most words of the window unchanged, so the minimum usually stays on a constant word of
 the template; the fingerprint is therefore equal for most fills, and the share of equal values
 estimates the Jaccard similarity of two prompts (see :func:`template_similarity`).
@@ -70,7 +70,7 @@ STOPWORDS = frozenset(
     i'm it's don't can't i've you're""".split()
 )
 
-WINDOW = 40  # content words per window
+WINDOW = 12  # content words in the head and in the tail window
 _SALT = b"dg1"
 
 
@@ -90,19 +90,22 @@ def _key(word: str) -> int:
 
 
 def _window_fp(words: list[str]) -> int:
-    """Bottom-2 keyed hash of a window's distinct words, with a log2 length bucket."""
+    """Bottom-3 keyed hash of a window's distinct words (0 if it has fewer than 6)."""
     uniq = set(words)
-    if len(uniq) < 4:
+    if len(uniq) < 6:
         return 0
-    lo1 = lo2 = 0xFFFFFFFF
+    lo1 = lo2 = lo3 = 0xFFFFFFFF
     for w in uniq:
         k = _key(w)
-        if k < lo1:
-            lo1, lo2 = k, lo1
-        elif k < lo2:
-            lo2 = k
-    bucket = int(math.log2(len(uniq)))
-    return (((lo1 << 32) | lo2) ^ (bucket * 0x9E3779B97F4A7C15)) & 0xFFFFFFFFFFFFFFFF or 1
+        if k < lo3:
+            if k < lo2:
+                if k < lo1:
+                    lo1, lo2, lo3 = k, lo1, lo2
+                else:
+                    lo2, lo3 = k, lo2
+            else:
+                lo3 = k
+    return ((lo1 * 0x9E3779B97F4A7C15) ^ (lo2 << 21) ^ (lo3 * 0xC2B2AE3D27D4EB4F)) & 0xFFFFFFFFFFFFFFFF or 1
 
 
 def content_words(text: str) -> list[str]:
@@ -126,15 +129,11 @@ def template_fingerprints(text: str | None) -> tuple[int, int]:
 
 
 def _fingerprints(text: str) -> tuple[int, int]:
-    if len(text) <= 1200:
-        words = content_words(text)
-        if len(words) <= WINDOW * 2:
-            # Short prompt: one window covers it; head and tail would be the same.
-            return (_window_fp(words), 0)
-        return (_window_fp(words[:WINDOW]), _window_fp(words[-WINDOW:]))
-    head = content_words(text[:600])[:WINDOW]
-    tail = content_words(text[-600:])[-WINDOW:]
-    return (_window_fp(head), _window_fp(tail))
+    # Templates keep their constant text at the start and/or the end, with the slots between.
+    words = content_words(text) if len(text) <= 1200 else content_words(text[:400]) + content_words(text[-400:])
+    if len(words) <= WINDOW:
+        return (_window_fp(words), 0)
+    return (_window_fp(words[:WINDOW]), _window_fp(words[-WINDOW:]))
 
 
 def template_similarity(a: str, b: str, perms: int = 64) -> float:
@@ -197,7 +196,8 @@ LINK_KINDS = ("payment", "system_prompt", "ip", "asn_ua")  # per-event attribute
 class RequestFeatures:
     """What the account stage needs from one request. No prompt text is kept."""
 
-    __slots__ = ("elicit", "links", "log_in", "log_out", "rubric", "single_turn", "tpl_head", "tpl_tail")
+    __slots__ = ("content", "elicit", "links", "log_in", "log_out", "rubric", "single_turn", "tpl_head",
+                 "tpl_tail")
 
     elicit: bool
     rubric: bool
@@ -206,6 +206,7 @@ class RequestFeatures:
     log_out: float
     tpl_head: int
     tpl_tail: int
+    content: int  # crc32 of the prompt text: tells a re-sent prompt from a refilled template
     links: tuple[tuple[str, int], ...]  # (kind, value hash), one per LINK_KINDS slot that is set
 
 
@@ -219,8 +220,10 @@ def extract(ev: RequestEvent) -> RequestFeatures:
         f.elicit = ELICIT_RE.search(text) is not None
         f.rubric = _maybe_rubric(text) and RUBRIC_RE.search(text) is not None
         f.tpl_head, f.tpl_tail = _fingerprints(text)
+        f.content = zlib.crc32(text.encode("utf-8", "surrogatepass"))
     else:
         f.elicit = f.rubric = False
+        f.content = zlib.crc32(ev.event_id.encode("utf-8", "surrogatepass"))
         fp = ev.prompt_fingerprint
         f.tpl_head, f.tpl_tail = (value_hash("template", fp), 0) if fp else (0, 0)
     if sys_prompt:

@@ -38,7 +38,9 @@ class Linker:
         self.member_list: dict[str, list[str]] = {}  # root -> members (components of size >= 2)
         self.holders: dict[tuple[str, int], list[str]] = {}  # value -> first holders kept
         self.holder_count: dict[tuple[str, int], int] = {}
-        self.values: dict[str, dict[tuple[str, int], None]] = {}  # account -> its values
+        # account -> its values; True where the account uses the value systematically (templates)
+        self.values: dict[str, dict[tuple[str, int], bool]] = {}
+        self.systematic_count: dict[tuple[str, int], int] = {}
         self.merges = 0
 
     # -- union-find ---------------------------------------------------------------------------
@@ -113,30 +115,51 @@ class Linker:
             va, vb = vb, va
         w = self.s.weights
         per_kind: dict[str, float] = {}
-        for key in va:
-            if key in vb:
+        for key, sys_a in va.items():
+            sys_b = vb.get(key)
+            if sys_b is not None:
                 kind = key[0]
+                if kind == "template_cot" and not (sys_a and sys_b):
+                    # A first sighting of a template links only to an established one: several
+                    # accounts already use it systematically.
+                    if not (sys_a or sys_b) or self.systematic_count.get(key, 0) < self.s.established_template:
+                        continue
                 e = w.get(kind, 0.0) * self.rarity(kind, self.holder_count.get(key, 0))
-                # Kinds are independent evidence; two values of one kind count up to 1.5x its weight.
-                cap = 1.5 * w.get(kind, 0.0) if kind == "template" else w.get(kind, 0.0)
+                # Kinds are independent evidence; several templates count up to twice the weight.
+                cap = 2.0 * w.get(kind, 0.0) if kind.startswith("template") else w.get(kind, 0.0)
                 per_kind[kind] = min(per_kind.get(kind, 0.0) + e, cap)
         return sum(per_kind.values())
 
     def link(self, account: str, kind: str, value: int) -> list[Membership]:
-        """Record that ``account`` shows ``value``; return cluster-membership changes."""
+        """Record that ``account`` shows ``value``; return cluster-membership changes.
+
+        Kinds ``template_cot`` and ``template`` are templates the account uses systematically,
+        with and without reasoning/grading markers; ``template_seen`` is a new account's first
+        sighting of a template in a request with such markers, which links only to a
+        ``template_cot`` that ``established_template`` accounts use systematically.
+        """
+        systematic = True
+        if kind == "template_seen":
+            kind, systematic = "template_cot", False
         key = (kind, value)
         vals = self.values.setdefault(account, {})
-        if key in vals:
+        known = vals.get(key)
+        if known is not None and (known or not systematic):
             return []
-        if len(vals) >= self.s.max_values_per_account:
+        if known is None and len(vals) >= self.s.max_values_per_account:
             # Rotating attributes: forget the oldest value (dicts keep insertion order).
             vals.pop(next(iter(vals)))
-        vals[key] = None
+        vals[key] = systematic
+        if systematic and kind == "template_cot":
+            self.systematic_count[key] = self.systematic_count.get(key, 0) + 1
         if account not in self.parent:
             self.parent[account] = account
-        count = self.holder_count.get(key, 0) + 1
-        self.holder_count[key] = count
         holders = self.holders.setdefault(key, [])
+        if known is None:
+            count = self.holder_count.get(key, 0) + 1
+            self.holder_count[key] = count
+        else:
+            count = self.holder_count[key]
         changes: list[Membership] = []
         if self.rarity(kind, count) > 0.0:
             threshold = self.s.threshold
@@ -147,7 +170,9 @@ class Linker:
                 if self.pair_evidence(account, other) >= threshold:
                     changes.extend(self._union(account, other))
                     root = self.find(account)
-        if len(holders) < self.s.max_holders_kept:
+        if known is not None:
+            pass  # an upgrade to systematic: already a holder
+        elif len(holders) < self.s.max_holders_kept:
             holders.append(account)
         else:
             # Keep a rolling window of recent holders so that late joiners meet live accounts.

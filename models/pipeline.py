@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
 from typing import Any
 
-from models.account import AccountModel, AccountState, Reason
+from models.account import E_ELICIT, E_RUBRIC, E_SINGLE, AccountModel, AccountState, Reason
 from models.cluster import ClusterModel, ClusterState, MemberSummary
 from models.config import Settings
 from models.events import Reject, RequestEvent, parse_event
@@ -71,10 +71,10 @@ class AccountStage:
         self.states: MutableMapping[str, AccountState] = {} if states is None else states
 
     def summary(self, acct: str, st: AccountState) -> MemberSummary:
-        ew = st.ew
+        ew = st.f
         return MemberSummary(
-            acct, st.n, _nz(ew[0]), _nz(ew[1]), _nz(ew[2], 0.5), st.created_ts, st.first_ts,
-            st.last_ts, st.top_template(), st.score, st.hour_mask & 0xFFFFFF,
+            acct, st.n, _nz(ew[E_ELICIT]), _nz(ew[E_RUBRIC]), _nz(ew[E_SINGLE], 0.5), st.created_ts,
+            st.first_ts, st.last_ts, st.top_template(), st.score, st.hour_mask & 0xFFFFFF,
         )
 
     def process(self, ev: RequestEvent, out: AccountOutput | None = None) -> AccountOutput:

@@ -21,9 +21,9 @@ True
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import Any, Protocol
 
-from models.account import Reason, SubjectAlertState
+from models.account import Reason
 from models.config import PolicySettings
 
 SEVERITIES = ("none", "low", "medium", "high", "critical")
@@ -31,6 +31,15 @@ _ACTIONS = {
     "account": ("observe", "observe", "verify", "verify", "verify"),
     "cluster": ("observe", "observe", "throttle", "verify", "suspend"),
 }
+
+
+class AlertMemory(Protocol):
+    """What the policy remembers per subject (``SubjectAlertState``, ``AccountState``)."""
+
+    band: int
+    alert_seq: int
+    last_alert_ts: float
+    last_alert_members: int
 
 
 def alert_id(config_hash: str, subject_type: str, subject_id: str, seq: int) -> str:
@@ -55,7 +64,7 @@ class AlertPolicy:
 
     def decide(
         self,
-        st: SubjectAlertState,
+        st: AlertMemory,
         subject_type: str,
         subject_id: str,
         accounts: list[str],
