@@ -61,7 +61,11 @@ class Reason:
     __slots__ = ("baseline", "detail", "feature", "points", "value")
 
     def __init__(
-        self, feature: str, value: float | str, baseline: float | str | None, points: float,
+        self,
+        feature: str,
+        value: float | str,
+        baseline: float | str | None,
+        points: float,
         detail: str = "",
     ) -> None:
         self.feature = feature
@@ -88,7 +92,7 @@ class Reason:
 class SubjectAlertState:
     """Alert-policy memory of one subject (account or cluster): band, sequence, last alert."""
 
-    __slots__ = ("alert_seq", "band", "last_alert_ts", "last_alert_members")
+    __slots__ = ("alert_seq", "band", "last_alert_members", "last_alert_ts")
 
     def __init__(self) -> None:
         self.band = 0
@@ -132,8 +136,7 @@ class AccountState:
     last_alert_ts = property(lambda s: s.f[F_ALERT_TS], lambda s, v: s.f.__setitem__(F_ALERT_TS, v))
     band = property(lambda s: s.u[U_BAND], lambda s, v: s.u.__setitem__(U_BAND, v))
     alert_seq = property(lambda s: s.u[U_SEQ], lambda s, v: s.u.__setitem__(U_SEQ, v))
-    last_alert_members = property(lambda s: s.u[U_MEMBERS],
-                                  lambda s, v: s.u.__setitem__(U_MEMBERS, min(v, 0xFFFFFFFF)))
+    last_alert_members = property(lambda s: s.u[U_MEMBERS], lambda s, v: s.u.__setitem__(U_MEMBERS, min(v, 0xFFFFFFFF)))
     reused = property(lambda s: s.u[U_REUSED])
     hour_mask = property(lambda s: s.q[Q_HOURS])
 
@@ -186,7 +189,9 @@ class AccountModel:
         self.s = settings
         self.scaler = preprocessing.StandardScaler()
         self.hst = anomaly.HalfSpaceTrees(
-            n_trees=settings.hst_trees, height=settings.hst_height, window_size=settings.hst_window,
+            n_trees=settings.hst_trees,
+            height=settings.hst_height,
+            window_size=settings.hst_window,
             seed=7,
         )
         self.pop_seen = 0
@@ -245,7 +250,7 @@ class AccountModel:
         # re-sends a popular prompt now and then is neither.
         driven = st.n >= 3 and u[U_REUSED] >= self.s.template_driven_share * (st.n - 1)
         created = ew[F_CREATED]
-        young = 0.0 <= created and ts - created < self.s.young_days * 86400.0
+        young = created >= 0.0 and ts - created < self.s.young_days * 86400.0
         marked = f.elicit or f.rubric
         for fp in (f.tpl_head, f.tpl_tail):
             if not fp:
@@ -275,10 +280,9 @@ class AccountModel:
 
     def _slot(self, st: AccountState, fp: int) -> int:
         q = st.q
-        for i in range(_TPL_K):
-            if q[Q_TPL + i] == fp:
-                return i
-        return -1
+        if fp not in q[Q_TPL : Q_TPL + _TPL_K]:  # a C-speed scan of a small copy
+            return -1
+        return q.index(fp, Q_TPL, Q_TPL + _TPL_K) - Q_TPL
 
     def _uses(self, st: AccountState, fp: int) -> int:
         i = self._slot(st, fp)
@@ -305,15 +309,16 @@ class AccountModel:
         """
         q, u = st.q, st.u
         n = st.n & 0xFFFFFFFF
+        i = self._slot(st, fp)
+        if i >= 0:
+            u[U_LASTUSE + i] = n
+            if u[U_CONTENT + i] == content:
+                return False
+            u[U_CONTENT + i] = content
+            u[U_CNT + i] += 1
+            return True
         victim, victim_key = 0, (1 << 62)
         for i in range(_TPL_K):
-            if q[Q_TPL + i] == fp:
-                u[U_LASTUSE + i] = n
-                if u[U_CONTENT + i] == content:
-                    return False
-                u[U_CONTENT + i] = content
-                u[U_CNT + i] += 1
-                return True
             key = ((u[U_CNT + i] & ~_EMITTED) << 32) | u[U_LASTUSE + i]
             if key < victim_key:
                 victim, victim_key = i, key
@@ -339,27 +344,39 @@ class AccountModel:
         reuse = _get(ew[E_REUSE])
         out.append(("template_reuse_rate", reuse, _clip((reuse - 0.3) / 0.5), s.w_template_reuse, ""))
         logout = _get(ew[E_LOGOUT])
-        out.append(("mean_output_tokens", math.expm1(logout), _clip((logout - 5.0) / 1.4),
-                    s.w_long_output, ""))
+        out.append(("mean_output_tokens", math.expm1(logout), _clip((logout - 5.0) / 1.4), s.w_long_output, ""))
         if st.n >= 10:
             mean_dt = ew[E_DT]
             cv = math.sqrt(max(ew[E_DTVAR], 0.0)) / mean_dt if mean_dt > 0 else 0.0
-            out.append(("interarrival_cv", cv, _clip((1.2 - cv) / 0.8), s.w_regular_timing,
-                        "low values mean machine-regular pacing"))
+            out.append(
+                (
+                    "interarrival_cv",
+                    cv,
+                    _clip((1.2 - cv) / 0.8),
+                    s.w_regular_timing,
+                    "low values mean machine-regular pacing",
+                )
+            )
         if st.created_ts >= 0:
             age = max(st.last_ts - st.created_ts, 0.0) / 86400.0
             young = _clip(1.0 - age / s.young_days) if s.young_days > 0 else 0.0
             out.append(("account_age_days", age, young, s.w_young, ""))
         hours = st.active_hours_24()
-        out.append(("active_hours_last_24h", float(hours), _clip((hours - 12) / 8), s.w_round_the_clock,
-                    ""))
+        out.append(("active_hours_last_24h", float(hours), _clip((hours - 12) / 8), s.w_round_the_clock, ""))
         span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
         rate = st.n / span_h
         out.append(("requests_per_hour", rate, _clip(math.log10(max(rate, 1e-9) / 3.0)), s.w_volume, ""))
         if st.n >= 100:
             slow = _get(ew[E_ELICIT_SLOW])
-            out.append(("elicitation_shift", elicit - slow, _clip((elicit - slow - 0.2) / 0.4),
-                        s.w_elicit / 2, "rise over the account's own long-run rate"))
+            out.append(
+                (
+                    "elicitation_shift",
+                    elicit - slow,
+                    _clip((elicit - slow - 0.2) / 0.4),
+                    s.w_elicit / 2,
+                    "rise over the account's own long-run rate",
+                )
+            )
         return out
 
     def _anomaly_points(self, anomaly_score: float) -> float:
@@ -385,8 +402,11 @@ class AccountModel:
         pts = self._anomaly_points(anomaly_score)
         if pts > 0.0:
             total += pts
-            reasons.append(Reason("population_anomaly", anomaly_score, 0.5, pts,
-                                  "HalfSpaceTrees over standardised account features"))
+            reasons.append(
+                Reason(
+                    "population_anomaly", anomaly_score, 0.5, pts, "HalfSpaceTrees over standardised account features"
+                )
+            )
         reasons.sort(key=lambda r: -r.points)
         return min(total, 100.0), reasons
 

@@ -33,12 +33,34 @@ from models.config import ClusterSettings
 class MemberSummary:
     """What the account stage tells the cluster stage about one member (no prompt text)."""
 
-    __slots__ = ("account", "created_ts", "elicit", "first_ts", "hours", "last_ts", "n", "rubric",
-                 "score", "single", "tpl")
+    __slots__ = (
+        "account",
+        "created_ts",
+        "elicit",
+        "first_ts",
+        "hours",
+        "last_ts",
+        "n",
+        "rubric",
+        "score",
+        "single",
+        "tpl",
+    )
 
-    def __init__(self, account: str, n: int, elicit: float, rubric: float, single: float,
-                 created_ts: float, first_ts: float, last_ts: float, tpl: int, score: float,
-                 hours: int = 0) -> None:
+    def __init__(
+        self,
+        account: str,
+        n: int,
+        elicit: float,
+        rubric: float,
+        single: float,
+        created_ts: float,
+        first_ts: float,
+        last_ts: float,
+        tpl: int,
+        score: float,
+        hours: int = 0,
+    ) -> None:
         self.account = account
         self.n = n
         self.elicit = elicit
@@ -60,8 +82,7 @@ class MemberSummary:
 
 
 class ClusterState(SubjectAlertState):
-    __slots__ = ("bursts", "hour_counts", "last_eval_ts", "max_last", "members", "min_first",
-                 "sums", "tpl_counts")
+    __slots__ = ("bursts", "hour_counts", "last_eval_ts", "max_last", "members", "min_first", "sums", "tpl_counts")
 
     def __init__(self) -> None:
         super().__init__()
@@ -200,20 +221,39 @@ class ClusterModel:
         ev = [
             ("cluster_members", m, size_e, cs.w_size, "accounts linked by shared rare attributes"),
             # A "burst" of three sign-ups is no evidence: scale by the size evidence.
-            ("creation_burst", f["creation_burst"], _clip((f["creation_burst"] - 0.5) / 0.4) * size_e,
-             cs.w_burst, f"share of members created within {cs.burst_window_days:g} days"),
-            ("template_overlap", f["template_overlap"], _clip((f["template_overlap"] - 0.3) / 0.5),
-             cs.w_template_overlap, "share of members whose main template 3+ members share"),
+            (
+                "creation_burst",
+                f["creation_burst"],
+                _clip((f["creation_burst"] - 0.5) / 0.4) * size_e,
+                cs.w_burst,
+                f"share of members created within {cs.burst_window_days:g} days",
+            ),
+            (
+                "template_overlap",
+                f["template_overlap"],
+                _clip((f["template_overlap"] - 0.3) / 0.5),
+                cs.w_template_overlap,
+                "share of members whose main template 3+ members share",
+            ),
             ("reasoning_elicitation_share", f["elicit"], _clip((f["elicit"] - 0.1) / 0.5), cs.w_elicit, ""),
             ("rubric_grading_share", f["rubric"], _clip((f["rubric"] - 0.05) / 0.3), cs.w_elicit / 2, ""),
             ("single_turn_share", f["single"], _clip((f["single"] - 0.6) / 0.35), cs.w_single_turn, ""),
             ("young_accounts", f["young"], f["young"], cs.w_young, "1 = created today, 0 = 30+ days"),
-            ("mean_member_score", f["member_score"], _clip((f["member_score"] - 20.0) / 40.0),
-             cs.w_member_score, ""),
-            ("aggregate_requests_per_hour", f["rate"], _clip(math.log10(max(f["rate"], 1e-9) / 50.0) / 2.0),
-             cs.w_volume, ""),
-            ("synchronised_activity", f["sync"], _clip((f["sync"] - 0.5) / 0.4), cs.w_volume,
-             "mean share of members active in the same hour"),
+            ("mean_member_score", f["member_score"], _clip((f["member_score"] - 20.0) / 40.0), cs.w_member_score, ""),
+            (
+                "aggregate_requests_per_hour",
+                f["rate"],
+                _clip(math.log10(max(f["rate"], 1e-9) / 50.0) / 2.0),
+                cs.w_volume,
+                "",
+            ),
+            (
+                "synchronised_activity",
+                f["sync"],
+                _clip((f["sync"] - 0.5) / 0.4),
+                cs.w_volume,
+                "mean share of members active in the same hour",
+            ),
         ]
         total = 0.0
         reasons: list[Reason] = []

@@ -43,6 +43,7 @@ class AccountSettings(_Strict):
     max_rotations: int = Field(
         12, ge=1, le=255, description="new values per link attribute reported before it counts as rotating"
     )
+    score_every: int = Field(4, ge=1, description="re-score an account every N events")
     min_events: int = Field(12, ge=1, description="events before an account alone can be alerted")
     young_days: float = Field(14.0, ge=0, description="an account younger than this is 'new'")
     anomaly_weight: float = Field(8.0, ge=0, description="points from the population anomaly model")
@@ -141,9 +142,7 @@ class PolicySettings(_Strict):
     critical: float = Field(85.0, ge=0, le=100)
     hysteresis: float = Field(8.0, ge=0, description="score must drop this far below a band to leave it")
     cooldown_s: float = Field(21600.0, ge=0, description="event-time seconds between repeats of one band")
-    member_update_s: float = Field(
-        60.0, ge=0, description="a flagged cluster re-alerts new members at most this often"
-    )
+    member_update_s: float = Field(60.0, ge=0, description="a flagged cluster re-alerts new members at most this often")
     account_max_score: float = Field(
         69.0, ge=0, le=100, description="an account alone never scores above this (no suspend)"
     )
@@ -178,9 +177,7 @@ class WorkerSettings(_Strict):
     batch_size: int = Field(500, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     web_port: int = Field(6066, ge=0)
-    table_flush_every: int = Field(
-        1, ge=1, description="write an account's state back to its table every N batches"
-    )
+    table_flush_every: int = Field(1, ge=1, description="write an account's state back to its table every N batches")
 
 
 class Settings(BaseSettings):
@@ -234,9 +231,7 @@ def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def load_settings(
-    path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None
-) -> Settings:
+def load_settings(path: str | os.PathLike[str] | None = None, overrides: dict[str, Any] | None = None) -> Settings:
     """Load settings from an optional YAML file, then overrides, then the environment."""
     data: dict[str, Any] = {}
     if path is not None:

@@ -110,24 +110,6 @@ class _Invalid(Exception):
     pass
 
 
-# (field, maxLength) for required strings and optional strings
-_REQ_STR = (("event_id", 128), ("account_id", 128), ("model", 128))
-_OPT_STR = (
-    ("org_id", 128),
-    ("api_key_id", 128),
-    ("ip", 45),
-    ("country", 2),
-    ("user_agent", 512),
-    ("payment_fingerprint", 128),
-    ("system_prompt", 65536),
-    ("prompt", 65536),
-    ("prompt_fingerprint", 128),
-)
-# (field, minimum) for optional integers
-_OPT_INT = (("asn", 0), ("messages", 1), ("max_tokens", 0), ("n", 1))
-_OPT_NUM = (("account_created_ts", 0), ("temperature", 0), ("latency_ms", 0))
-
-
 def _is_int(v: Any) -> bool:
     return type(v) is int  # bool is a subclass of int and is not an integer here
 
@@ -139,6 +121,8 @@ def _is_num(v: Any) -> bool:
 
 def _number(d: dict[str, Any], name: str, minimum: float, required: bool) -> float | None:
     v = d.get(name)
+    if (type(v) is float or type(v) is int) and minimum <= v < math.inf:
+        return float(v)
     if v is None:
         if required and name not in d:
             raise _Invalid(f"{name}: required field missing")
@@ -160,49 +144,74 @@ def validate(d: Any) -> RequestEvent:
         raise ValueError(str(exc)) from None
 
 
+def _opt_str(d: dict[str, Any], name: str, maxlen: int) -> str | None:
+    v = d.get(name)
+    if v is None or (type(v) is str and len(v) <= maxlen):
+        return v
+    if type(v) is not str:
+        raise _Invalid(f"{name}: must be a string or null, got {type(v).__name__}")
+    raise _Invalid(f"{name}: longer than {maxlen} characters ({len(v)})")
+
+
+def _opt_int(d: dict[str, Any], name: str, minimum: int) -> int | None:
+    v = d.get(name)
+    if v is None or (type(v) is int and v >= minimum):
+        return v
+    if type(v) is not int:
+        raise _Invalid(f"{name}: must be an integer or null, got {type(v).__name__}")
+    raise _Invalid(f"{name}: must be >= {minimum}, got {v}")
+
+
+def _req_str(d: dict[str, Any], name: str, maxlen: int) -> str:
+    v = d.get(name)
+    if type(v) is str and 0 < len(v) <= maxlen:
+        return v
+    if name not in d:
+        raise _Invalid(f"{name}: required field missing")
+    if type(v) is not str:
+        raise _Invalid(f"{name}: must be a string, got {type(v).__name__}")
+    raise _Invalid(f"{name}: length must be 1..{maxlen}, got {len(v)}")
+
+
+def _req_count(d: dict[str, Any], name: str) -> int:
+    v = d.get(name)
+    if type(v) is int and v >= 0:
+        return v
+    if name not in d:
+        raise _Invalid(f"{name}: required field missing")
+    if type(v) is not int:
+        raise _Invalid(f"{name}: must be an integer, got {type(v).__name__}")
+    raise _Invalid(f"{name}: must be >= 0, got {v}")
+
+
 def _validate(d: Any) -> RequestEvent:
+    # Straight-line checks: the common (valid) case costs one type test per field.
     if type(d) is not dict:
         raise _Invalid(f"(root): must be a JSON object, got {type(d).__name__}")
     ev = RequestEvent.__new__(RequestEvent)
-    for name, maxlen in _REQ_STR:
-        v = d.get(name)
-        if type(v) is not str:
-            if name not in d:
-                raise _Invalid(f"{name}: required field missing")
-            raise _Invalid(f"{name}: must be a string, got {type(v).__name__}")
-        if not 0 < len(v) <= maxlen:
-            raise _Invalid(f"{name}: length must be 1..{maxlen}, got {len(v)}")
-        setattr(ev, name, v)
-    ts = _number(d, "ts", 0, True)
-    assert ts is not None
-    ev.ts = ts
-    for name in ("prompt_tokens", "completion_tokens"):
-        v = d.get(name)
-        if not _is_int(v):
-            if name not in d:
-                raise _Invalid(f"{name}: required field missing")
-            raise _Invalid(f"{name}: must be an integer, got {type(v).__name__}")
-        if v < 0:
-            raise _Invalid(f"{name}: must be >= 0, got {v}")
-        setattr(ev, name, v)
-    for name, maxlen in _OPT_STR:
-        v = d.get(name)
-        if v is not None:
-            if type(v) is not str:
-                raise _Invalid(f"{name}: must be a string or null, got {type(v).__name__}")
-            if len(v) > maxlen:
-                raise _Invalid(f"{name}: longer than {maxlen} characters ({len(v)})")
-        setattr(ev, name, v)
-    for name, minimum in _OPT_INT:
-        v = d.get(name)
-        if v is not None:
-            if not _is_int(v):
-                raise _Invalid(f"{name}: must be an integer or null, got {type(v).__name__}")
-            if v < minimum:
-                raise _Invalid(f"{name}: must be >= {minimum}, got {v}")
-        setattr(ev, name, v)
-    for name, minimum in _OPT_NUM:
-        setattr(ev, name, _number(d, name, minimum, False))
+    ev.event_id = _req_str(d, "event_id", 128)
+    ts = d.get("ts")
+    ev.ts = float(ts) if (type(ts) is float or type(ts) is int) and 0 <= ts < math.inf else _number(d, "ts", 0, True)  # type: ignore[assignment]
+    ev.account_id = _req_str(d, "account_id", 128)
+    ev.model = _req_str(d, "model", 128)
+    ev.prompt_tokens = _req_count(d, "prompt_tokens")
+    ev.completion_tokens = _req_count(d, "completion_tokens")
+    ev.org_id = _opt_str(d, "org_id", 128)
+    ev.api_key_id = _opt_str(d, "api_key_id", 128)
+    ev.ip = _opt_str(d, "ip", 45)
+    ev.country = _opt_str(d, "country", 2)
+    ev.user_agent = _opt_str(d, "user_agent", 512)
+    ev.payment_fingerprint = _opt_str(d, "payment_fingerprint", 128)
+    ev.system_prompt = _opt_str(d, "system_prompt", 65536)
+    ev.prompt = _opt_str(d, "prompt", 65536)
+    ev.prompt_fingerprint = _opt_str(d, "prompt_fingerprint", 128)
+    ev.asn = _opt_int(d, "asn", 0)
+    ev.messages = _opt_int(d, "messages", 1)
+    ev.max_tokens = _opt_int(d, "max_tokens", 0)
+    ev.n = _opt_int(d, "n", 1)
+    ev.account_created_ts = _number(d, "account_created_ts", 0, False)
+    ev.temperature = _number(d, "temperature", 0, False)
+    ev.latency_ms = _number(d, "latency_ms", 0, False)
     status = d.get("status")
     if status is not None and (type(status) is not str or status not in STATUSES):
         shown = status if type(status) is str and len(status) <= 32 else type(status).__name__

@@ -7,12 +7,15 @@ leaves most words of the window unchanged, so the minimum usually stays on a con
 the template; the fingerprint is therefore equal for most fills, and the share of equal values
 estimates the Jaccard similarity of two prompts (see :func:`template_similarity`).
 
->>> a = template_fingerprints("You are a meticulous tutor. Solve the following exercise about "
-...     "photosynthesis and explain every intermediate step before stating the final answer.")
->>> b = template_fingerprints("You are a meticulous tutor. Solve the following exercise about "
-...     "medieval trade routes and explain every intermediate step before stating the final answer.")
->>> a == b
-True
+>>> tpl = ("You are a meticulous mathematics tutor who never skips details. Solve the following "
+...        "exercise carefully and completely. Exercise: {} Explain every intermediate step of your "
+...        "thinking, check each result, then state the final answer on its own line.")
+>>> fps = {template_fingerprints(tpl.format(x)) for x in ("why the sky is blue.",
+...        "the causes of the French revolution.", "prove that there are infinitely many primes.")}
+>>> len(fps)
+1
+>>> template_similarity(tpl.format("why the sky is blue."), "Name some famous Broadway actors.")
+0.0
 >>> bool(ELICIT_RE.search("请一步一步地思考"))
 True
 """
@@ -23,6 +26,11 @@ import hashlib
 import math
 import re
 import zlib
+
+try:  # RE2 scans in linear time, a third of what `re` takes on these alternations
+    import re2 as _re2  # type: ignore[import-untyped]
+except ImportError:  # pragma: no cover - the dependency is declared; `re` is the fallback
+    _re2 = None
 
 from models.events import RequestEvent
 
@@ -49,72 +57,238 @@ RUBRIC_RE = re.compile(
 
 # Substrings one of which every RUBRIC_RE match contains: a cheap pre-check (the alternation
 # costs microseconds on text that has none of them).
-_RUBRIC_HINTS = ("rubric", "scale", "score", "rate ", "grade", "better", "more", "reward",
-                 "preference", " a ", "评", "打分", "回答")
+_RUBRIC_HINTS = (
+    "rubric",
+    "scale",
+    "score",
+    "rate ",
+    "grade",
+    "better",
+    "more",
+    "reward",
+    "preference",
+    " a ",
+    "评",
+    "打分",
+    "回答",
+)
 
 
 def _maybe_rubric(text: str) -> bool:
     return any(h in text for h in _RUBRIC_HINTS)
 
 
-_WORD_RE = re.compile(r"[a-z]{3,}|[^\W\d_a-z]{2,}")
+def _build_marker_scan() -> object:
+    if _re2 is None:
+        return None
+    scan = _re2.Set.SearchSet(_re2.Options())
+    scan.Add(ELICIT_RE.pattern)
+    scan.Add(RUBRIC_RE.pattern)
+    scan.Compile()
+    return scan
+
+
+_MARKERS = _build_marker_scan()
+
+
+def markers(text: str) -> tuple[bool, bool]:
+    """(reasoning elicitation, rubric/grading) in lower-cased text, in one pass."""
+    if _MARKERS is not None:
+        found = _MARKERS.Match(text)  # type: ignore[attr-defined]
+        return (0 in found, 1 in found) if found else (False, False)
+    return (ELICIT_RE.search(text) is not None, _maybe_rubric(text) and RUBRIC_RE.search(text) is not None)
+
 
 # Function words carry no topic; excluding them keeps fingerprints on a template's content.
 STOPWORDS = frozenset(
-    """the and for are but not you your with this that from have has had was were will would
-    can could should shall may might must what when where which who whom whose why how all any
-    both each few more most other some such only own same than too very just also into over
-    under about after before between through during above below again further then once here
-    there these those their them they its our ours out off while because until being been does
-    did doing get got use using one two three like make made give given please write tell let
-    i'm it's don't can't i've you're""".split()
+    [
+        "the",
+        "and",
+        "for",
+        "are",
+        "but",
+        "not",
+        "you",
+        "your",
+        "with",
+        "this",
+        "that",
+        "from",
+        "have",
+        "has",
+        "had",
+        "was",
+        "were",
+        "will",
+        "would",
+        "can",
+        "could",
+        "should",
+        "shall",
+        "may",
+        "might",
+        "must",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "why",
+        "how",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "only",
+        "own",
+        "same",
+        "than",
+        "too",
+        "very",
+        "just",
+        "also",
+        "into",
+        "over",
+        "under",
+        "about",
+        "after",
+        "before",
+        "between",
+        "through",
+        "during",
+        "above",
+        "below",
+        "again",
+        "further",
+        "then",
+        "once",
+        "here",
+        "there",
+        "these",
+        "those",
+        "their",
+        "them",
+        "they",
+        "its",
+        "our",
+        "ours",
+        "out",
+        "off",
+        "while",
+        "because",
+        "until",
+        "being",
+        "been",
+        "does",
+        "did",
+        "doing",
+        "get",
+        "got",
+        "use",
+        "using",
+        "one",
+        "two",
+        "three",
+        "like",
+        "make",
+        "made",
+        "give",
+        "given",
+        "please",
+        "write",
+        "tell",
+        "let",
+        "im",
+        "its",
+        "dont",
+        "cant",
+        "ive",
+        "youre",
+        "lets",
+        "let",
+        "don",
+        "isn",
+        "doesn",
+        "didn",
+        "wasn",
+        "aren",
+        "won",
+    ]
 )
 
 WINDOW = 12  # content words in the head and in the tail window
 _SALT = b"dg1"
 
 
-_KEYS: dict[str, int] = {}
+_KEYS: dict[str | bytes, int] = {}
 _KEYS_MAX = 200_000
 
 
-def _key(word: str) -> int:
+def _key(word: str | bytes) -> int:
     # Cached: the vocabulary of a stream is small next to its length, and crc32 of an encoded
-    # word costs five dict look-ups.
+    # word costs five dict look-ups. ASCII words arrive as bytes, others as str: same key.
     k = _KEYS.get(word)
     if k is None:
         if len(_KEYS) >= _KEYS_MAX:
             _KEYS.clear()
-        k = _KEYS[word] = zlib.crc32(word.encode("utf-8", "surrogatepass"), 0x5BD1E995)
+        if len(word) < 3 or word in STOPWORDS or word in _BSTOPWORDS:
+            k = _KEYS[word] = _NOT_CONTENT
+            return k
+        raw = word if isinstance(word, bytes) else word.encode("utf-8", "surrogatepass")
+        k = _KEYS[word] = min(zlib.crc32(raw, 0x5BD1E995) or 1, _NOT_CONTENT - 1)
     return k
 
 
-def _window_fp(words: list[str]) -> int:
-    """Bottom-3 keyed hash of a window's distinct words (0 if it has fewer than 6)."""
-    uniq = set(words)
+_NOT_CONTENT = 0xFFFFFFFF  # key of stop words and short tokens: never among the smallest
+
+
+def _window_keys(keys: list[int]) -> int:
+    """Bottom-3 of a window's distinct word keys (0 if it has fewer than 6 distinct words)."""
+    uniq = set(keys)
     if len(uniq) < 6:
         return 0
-    lo1 = lo2 = lo3 = 0xFFFFFFFF
-    for w in uniq:
-        k = _key(w)
-        if k < lo3:
-            if k < lo2:
-                if k < lo1:
-                    lo1, lo2, lo3 = k, lo1, lo2
-                else:
-                    lo2, lo3 = k, lo2
-            else:
-                lo3 = k
+    lo1, lo2, lo3 = sorted(uniq)[:3]
     return ((lo1 * 0x9E3779B97F4A7C15) ^ (lo2 << 21) ^ (lo3 * 0xC2B2AE3D27D4EB4F)) & 0xFFFFFFFFFFFFFFFF or 1
+
+
+# Everything but letters (any script) becomes a space; then str.split does the tokenising.
+_SEPARATORS = str.maketrans(
+    {c: " " for c in map(chr, [*range(0x250), *range(0x3000, 0x3040), *range(0xFF00, 0xFF66)]) if not c.isalpha()}
+)
+# The same for ASCII text as bytes: bytes.translate and crc32 on bytes skip two conversions.
+_NON_ALPHA = bytes(c for c in range(256) if not chr(c).isalpha() or c >= 128)
+_BSEPARATORS = bytes.maketrans(_NON_ALPHA, b" " * len(_NON_ALPHA))
+_BSTOPWORDS = frozenset(w.encode() for w in STOPWORDS)
+
+
+def _tokens(text: str) -> list[str] | list[bytes]:
+    """Tokens of lower-cased text: bytes for ASCII text (the fast path), else content words.
+
+    ASCII tokens keep stop words and short words (their key is ``_NOT_CONTENT``): filtering
+    them in Python would cost more than the rest of fingerprinting.
+    """
+    if text.isascii():
+        return text.encode().translate(_BSEPARATORS).split()
+    return content_words(text)
 
 
 def content_words(text: str) -> list[str]:
     """Content words of already lower-cased text (runs of CJK characters cut into bigrams)."""
     out: list[str] = []
-    for w in _WORD_RE.findall(text):
-        if w in STOPWORDS:
+    for w in text.translate(_SEPARATORS).split():
+        if len(w) < 3 or w in STOPWORDS:
+            if len(w) == 2 and not w.isascii():  # a two-character CJK word
+                out.append(w)
             continue
-        if len(w) > 3 and not w.isascii() and "\u4e00" <= w[0] <= "\u9fff":
+        if not w.isascii() and "\u4e00" <= w[0] <= "\u9fff":
             out.extend(w[i : i + 2] for i in range(0, len(w) - 1, 2))
         else:
             out.append(w)
@@ -130,10 +304,18 @@ def template_fingerprints(text: str | None) -> tuple[int, int]:
 
 def _fingerprints(text: str) -> tuple[int, int]:
     # Templates keep their constant text at the start and/or the end, with the slots between.
-    words = content_words(text) if len(text) <= 1200 else content_words(text[:400]) + content_words(text[-400:])
-    if len(words) <= WINDOW:
-        return (_window_fp(words), 0)
-    return (_window_fp(words[:WINDOW]), _window_fp(words[-WINDOW:]))
+    words: list[str] | list[bytes] = (
+        _tokens(text) if len(text) <= 1200 else _tokens(text[:400]) + _tokens(text[-400:])  # type: ignore[operator]
+    )
+    if words and isinstance(words[0], bytes):
+        # Keep content words only (the keys of the others are _NOT_CONTENT).
+        get = _KEYS.get
+        keys = [k for k in [get(w) or _key(w) for w in words] if k != _NOT_CONTENT]
+    else:
+        keys = [_key(w) for w in words]
+    if len(keys) <= WINDOW:
+        return (_window_keys(keys), 0)
+    return (_window_keys(keys[:WINDOW]), _window_keys(keys[-WINDOW:]))
 
 
 def template_similarity(a: str, b: str, perms: int = 64) -> float:
@@ -143,29 +325,32 @@ def template_similarity(a: str, b: str, perms: int = 64) -> float:
         return 0.0
     same = 0
     for seed in range(perms):
-        ma = min(wa, key=lambda w, s=seed: zlib.crc32(w.encode(), s))
-        mb = min(wb, key=lambda w, s=seed: zlib.crc32(w.encode(), s))
+        ma = min(zlib.crc32(w.encode(), seed) for w in wa)
+        mb = min(zlib.crc32(w.encode(), seed) for w in wb)
         same += ma == mb
     return same / perms
 
 
-_VALUES: dict[tuple[str, str], int] = {}
+_VALUES: dict[str, dict[str, int]] = {}
 
 
 def value_hash(kind: str, value: str) -> int:
     """64-bit id of a link attribute value (stable across processes and runs)."""
-    key = (kind, value)
-    h = _VALUES.get(key)
+    cache = _VALUES.get(kind)
+    if cache is None:
+        cache = _VALUES[kind] = {}
+    h = cache.get(value)
     if h is None:
-        if len(_VALUES) >= _KEYS_MAX:
-            _VALUES.clear()
-        h = _VALUES[key] = _value_hash(kind, value)
+        if len(cache) >= _KEYS_MAX:
+            cache.clear()
+        h = cache[value] = _value_hash(kind, value)
     return h
 
 
 def _value_hash(kind: str, value: str) -> int:
-    digest = hashlib.blake2b(value.encode("utf-8", "surrogatepass"), digest_size=8, key=_SALT,
-                             person=kind.encode()[:16]).digest()
+    digest = hashlib.blake2b(
+        value.encode("utf-8", "surrogatepass"), digest_size=8, key=_SALT, person=kind.encode()[:16]
+    ).digest()
     return int.from_bytes(digest, "big") or 1
 
 
@@ -196,8 +381,7 @@ LINK_KINDS = ("payment", "system_prompt", "ip", "asn_ua")  # per-event attribute
 class RequestFeatures:
     """What the account stage needs from one request. No prompt text is kept."""
 
-    __slots__ = ("content", "elicit", "links", "log_in", "log_out", "rubric", "single_turn", "tpl_head",
-                 "tpl_tail")
+    __slots__ = ("content", "elicit", "links", "log_in", "log_out", "rubric", "single_turn", "tpl_head", "tpl_tail")
 
     elicit: bool
     rubric: bool
@@ -210,15 +394,27 @@ class RequestFeatures:
     links: tuple[tuple[str, int], ...]  # (kind, value hash), one per LINK_KINDS slot that is set
 
 
+_SYSTEM: dict[str, tuple[bool, bool, int]] = {}  # system prompt -> markers and value hash
+
+
+def _system_prompt(text: str) -> tuple[bool, bool, int]:
+    # Cached: system prompts repeat across an account's requests (and across a campaign's).
+    hit = _SYSTEM.get(text)
+    if hit is None:
+        if len(_SYSTEM) >= 50_000:
+            _SYSTEM.clear()
+        e, r = markers(text[:2000].lower())
+        hit = _SYSTEM[text] = (e, r, value_hash("system_prompt", text) if len(text) >= 40 else 0)
+    return hit
+
+
 def extract(ev: RequestEvent) -> RequestFeatures:
     """Compute the per-request features of a validated event."""
     f = RequestFeatures.__new__(RequestFeatures)
     prompt = ev.prompt
-    sys_prompt = ev.system_prompt
     if prompt:
         text = (prompt if len(prompt) <= 4000 else prompt[:2000] + " " + prompt[-2000:]).lower()
-        f.elicit = ELICIT_RE.search(text) is not None
-        f.rubric = _maybe_rubric(text) and RUBRIC_RE.search(text) is not None
+        f.elicit, f.rubric = markers(text)
         f.tpl_head, f.tpl_tail = _fingerprints(text)
         f.content = zlib.crc32(text.encode("utf-8", "surrogatepass"))
     else:
@@ -226,12 +422,6 @@ def extract(ev: RequestEvent) -> RequestFeatures:
         f.content = zlib.crc32(ev.event_id.encode("utf-8", "surrogatepass"))
         fp = ev.prompt_fingerprint
         f.tpl_head, f.tpl_tail = (value_hash("template", fp), 0) if fp else (0, 0)
-    if sys_prompt:
-        s = sys_prompt[:2000].lower()
-        if not f.elicit and ELICIT_RE.search(s) is not None:
-            f.elicit = True
-        if not f.rubric and RUBRIC_RE.search(s) is not None:
-            f.rubric = True
     m = ev.messages
     f.single_turn = None if m is None else m == 1
     f.log_in = math.log1p(ev.prompt_tokens)
@@ -239,11 +429,18 @@ def extract(ev: RequestEvent) -> RequestFeatures:
     links: list[tuple[str, int]] = []
     if ev.payment_fingerprint:
         links.append(("payment", value_hash("payment", ev.payment_fingerprint)))
-    if sys_prompt and len(sys_prompt) >= 40:
-        links.append(("system_prompt", value_hash("system_prompt", sys_prompt)))
-    kind, prefix = ip_prefix(ev.ip)
-    if kind:
-        links.append((kind, value_hash(kind, prefix)))
+    sys_prompt = ev.system_prompt
+    if sys_prompt:
+        e, r, h = _system_prompt(sys_prompt)
+        f.elicit = f.elicit or e
+        f.rubric = f.rubric or r
+        if h:
+            links.append(("system_prompt", h))
+    ip = ev.ip
+    if ip:
+        kind, prefix = ip_prefix(ip)
+        if kind:
+            links.append((kind, value_hash(kind, prefix)))
     if ev.asn is not None and ev.user_agent:
         links.append(("asn_ua", value_hash("asn_ua", f"{ev.asn}|{ev.user_agent}")))
     f.links = tuple(links)

@@ -119,11 +119,14 @@ class Linker:
             sys_b = vb.get(key)
             if sys_b is not None:
                 kind = key[0]
-                if kind == "template_cot" and not (sys_a and sys_b):
-                    # A first sighting of a template links only to an established one: several
-                    # accounts already use it systematically.
-                    if not (sys_a or sys_b) or self.systematic_count.get(key, 0) < self.s.established_template:
-                        continue
+                # A first sighting of a template links only to an established one: several
+                # accounts already use it systematically.
+                if (
+                    kind == "template_cot"
+                    and not (sys_a and sys_b)
+                    and (not (sys_a or sys_b) or self.systematic_count.get(key, 0) < self.s.established_template)
+                ):
+                    continue
                 e = w.get(kind, 0.0) * self.rarity(kind, self.holder_count.get(key, 0))
                 # Kinds are independent evidence; several templates count up to twice the weight.
                 cap = 2.0 * w.get(kind, 0.0) if kind.startswith("template") else w.get(kind, 0.0)

@@ -62,8 +62,12 @@ class AccountOutput:
 class AccountStage:
     """Per-account stage. ``states`` is any mapping (a dict, or a Faust table cache)."""
 
-    def __init__(self, settings: Settings, states: MutableMapping[str, AccountState] | None = None,
-                 config_hash: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        states: MutableMapping[str, AccountState] | None = None,
+        config_hash: str | None = None,
+    ) -> None:
         self.settings = settings
         self.s = settings.account
         self.model = AccountModel(settings.account)
@@ -73,8 +77,17 @@ class AccountStage:
     def summary(self, acct: str, st: AccountState) -> MemberSummary:
         ew = st.f
         return MemberSummary(
-            acct, st.n, _nz(ew[E_ELICIT]), _nz(ew[E_RUBRIC]), _nz(ew[E_SINGLE], 0.5), st.created_ts,
-            st.first_ts, st.last_ts, st.top_template(), st.score, st.hour_mask & 0xFFFFFF,
+            acct,
+            st.n,
+            _nz(ew[E_ELICIT]),
+            _nz(ew[E_RUBRIC]),
+            _nz(ew[E_SINGLE], 0.5),
+            st.created_ts,
+            st.first_ts,
+            st.last_ts,
+            st.top_template(),
+            st.score,
+            st.hour_mask & 0xFFFFFF,
         )
 
     def process(self, ev: RequestEvent, out: AccountOutput | None = None) -> AccountOutput:
@@ -99,13 +112,16 @@ class AccountStage:
         due = n <= s.summary_first or n % s.summary_every == 0
         if due:
             st.anomaly = self.model.learn_population(st)
-        st.score = score = self.model.score_value(st)
-        if n >= s.min_events and (st.band or self.policy.band_of(score) > 0):
-            alert = self.policy.decide(
-                st, "account", acct, [acct], score, _Lazy(lambda: self.model.score_one(st)[1]), ts
-            )
-            if alert is not None:
-                out.alerts.append(alert)
+        # Scoring every few events, not every one: the account score moves slowly (EW
+        # statistics) and is the costliest per-event step after feature extraction.
+        if (n >= s.min_events and n % s.score_every == 0) or due:
+            st.score = score = self.model.score_value(st)
+            if n >= s.min_events and (st.band or self.policy.band_of(score) > 0):
+                alert = self.policy.decide(
+                    st, "account", acct, [acct], score, _Lazy(lambda: self.model.score_one(st)[1]), ts
+                )
+                if alert is not None:
+                    out.alerts.append(alert)
         if due and st.cluster is not None:
             out.cluster_msgs.append((st.cluster, acct, self.summary(acct, st), ts))
         return out
@@ -171,8 +187,12 @@ class LinkerStage:
 class ClusterStage:
     """Per-cluster stage. ``states`` is any mapping (a dict, or a Faust table cache)."""
 
-    def __init__(self, settings: Settings, states: MutableMapping[str, ClusterState] | None = None,
-                 config_hash: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        states: MutableMapping[str, ClusterState] | None = None,
+        config_hash: str | None = None,
+    ) -> None:
         self.settings = settings
         self.s = settings.cluster
         self.model = ClusterModel(settings.cluster)
@@ -219,8 +239,9 @@ class Pipeline:
     Deterministic for a given input, configuration and partition count.
     """
 
-    def __init__(self, settings: Settings, partitions: int | None = None,
-                 on_alert: Callable[[Alert], None] | None = None) -> None:
+    def __init__(
+        self, settings: Settings, partitions: int | None = None, on_alert: Callable[[Alert], None] | None = None
+    ) -> None:
         self.settings = settings
         self.partitions = partitions or settings.kafka.partitions
         h = settings.config_hash()

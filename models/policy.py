@@ -91,7 +91,7 @@ class AlertPolicy:
         elif cur > 0:
             since = ts - st.last_alert_ts
             grew = len(accounts) > st.last_alert_members
-            if grew and cur >= 2 and since >= s.member_update_s or since >= s.cooldown_s:
+            if (grew and cur >= 2 and since >= s.member_update_s) or since >= s.cooldown_s:
                 due = True
         if not due or cur == 0 or not reasons:
             return None

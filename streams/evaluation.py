@@ -35,8 +35,10 @@ def load_labels(path: str | Path) -> dict[str, str]:
                 d = orjson.loads(line)
             except orjson.JSONDecodeError as exc:
                 raise ValueError(f"{path}:{i}: malformed JSON: {exc}") from None
-            if not isinstance(d, dict) or not isinstance(d.get("account_id"), str) or not isinstance(
-                d.get("campaign_id"), str
+            if (
+                not isinstance(d, dict)
+                or not isinstance(d.get("account_id"), str)
+                or not isinstance(d.get("campaign_id"), str)
             ):
                 raise ValueError(f"{path}:{i}: a label needs string account_id and campaign_id")
             out[d["account_id"]] = d["campaign_id"]
@@ -110,10 +112,12 @@ class Evaluator:
                 "requests": total,
                 "share_requests_before_alert": (self.camp_before.get(camp, 0) / total) if total else None,
                 "time_to_first_alert_s": (first_alert - first_event)
-                if first_alert is not None and first_event is not None else None,
+                if first_alert is not None and first_event is not None
+                else None,
             }
-        shares = [c["share_requests_before_alert"] for c in camps.values()
-                  if c["share_requests_before_alert"] is not None]
+        shares = [
+            c["share_requests_before_alert"] for c in camps.values() if c["share_requests_before_alert"] is not None
+        ]
         return {
             "accounts_seen": len(seen),
             "campaign_accounts": len(campaign_accounts),
@@ -128,5 +132,5 @@ class Evaluator:
             "campaigns_detected": sum(1 for c in camps.values() if c["detected"]),
             "campaigns": camps,
             "median_share_before_alert": statistics.median(shares) if shares else None,
-            "min_severity": [k for k, v in RANKS.items() if v == self.min_rank][0],
+            "min_severity": next(k for k, v in RANKS.items() if v == self.min_rank),
         }
