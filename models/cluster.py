@@ -87,8 +87,8 @@ class ClusterState(SubjectAlertState):
     def __init__(self) -> None:
         super().__init__()
         self.members: dict[str, MemberSummary] = {}
-        # n, elicit, rubric, single, score, n_created, created_ts
-        self.sums = [0.0] * 7
+        # n, elicit, rubric, single, score, n_created, created_ts, members sharing a template
+        self.sums = [0.0] * 8
         self.tpl_counts: dict[int, int] = {}
         self.bursts: dict[int, int] = {}  # creation bucket -> members
         self.hour_counts: dict[int, int] = {}  # absolute hour -> members active in it
@@ -149,11 +149,14 @@ class ClusterModel:
             if st.bursts[b] <= 0:
                 del st.bursts[b]
         if m.tpl:
-            c = st.tpl_counts.get(m.tpl, 0) + sign
+            old = st.tpl_counts.get(m.tpl, 0)
+            c = old + sign
             if c > 0:
                 st.tpl_counts[m.tpl] = c
             else:
                 st.tpl_counts.pop(m.tpl, None)
+            # members whose main template 3+ members share, kept up to date incrementally
+            st.sums[7] += (c if c >= 3 else 0) - (old if old >= 3 else 0)
         hc = st.hour_counts
         for h in _hours(m):
             c = hc.get(h, 0) + sign
@@ -192,7 +195,7 @@ class ClusterModel:
             young = _clip(1.0 - (now - mean_created) / 86400.0 / 30.0)
         else:
             burst = young = 0.0
-        overlap = sum(c for c in st.tpl_counts.values() if c >= 3) / m if m else 0.0
+        overlap = s[7] / m if m else 0.0
         span_h = max((st.max_last - st.min_first) / 3600.0, 1.0)
         # Synchronised activity: in the hours the cluster was active, the mean share of members
         # active in the same hour.
