@@ -432,7 +432,9 @@ class AccountModel:
         z = self.scaler.transform_one(x)
         # Squash standardised values into [0, 1], the input range HalfSpaceTrees expects.
         u = {k: 1.0 / (1.0 + math.exp(-max(min(v, 30.0), -30.0))) for k, v in z.items()}
-        score = self.hst.score_one(u) if self.pop_seen >= self.s.hst_window else 0.0
+        # A model still warming up (a fresh worker, a partition taken over) has no opinion yet:
+        # the account keeps the anomaly score it carries in its state.
+        score = self.hst.score_one(u) if self.pop_seen >= self.s.hst_window else st.anomaly
         self.hst.learn_one(u)
         self.pop_seen += 1
         b = self.baseline

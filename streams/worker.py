@@ -1,0 +1,365 @@
+"""The streaming runner: a Faust app with one agent per stage, calling the stage objects of
+``models.pipeline`` unchanged.
+
+- ``account-stage`` reads ``requests`` and ``distillguard.membership`` (co-partitioned by
+  account) and keeps account states in the ``accounts`` table;
+- ``linker-stage`` reads the one-partition ``distillguard.links`` topic;
+- ``cluster-stage`` reads ``distillguard.summaries`` (keyed by cluster) and keeps cluster states
+  in the ``clusters`` table.
+
+State write-back: each agent takes a batch (``stream.take_events``), works on live objects in
+a cache, then writes every touched key back to its table once, with the offset of the last
+message applied to it. A crash loses no state: the changelog holds each key as of its last
+batch and Faust commits offsets only after flushing the producer (changelog and outputs);
+messages after the last commit are delivered again and skipped by that per-key offset, so
+nothing is counted twice. The linker keeps no table: its state is a function of the link log,
+and it rebuilds by reading that log up to the offset it resumes from.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import time
+from collections import Counter
+from collections.abc import Iterator, MutableMapping
+from typing import Any
+
+import faust
+import orjson
+from confluent_kafka import Consumer, KafkaError, TopicPartition
+
+from models.account import AccountState
+from models.cluster import ClusterState, MemberSummary
+from models.config import Settings
+from models.events import Reject, parse_event
+from models.pipeline import AccountStage, ClusterStage, LinkerStage, partition_of
+from streams.logs import get_logger
+
+log = get_logger("distillguard.worker")
+
+
+class TableCache(MutableMapping[str, Any]):
+    """Live state objects over a Faust table; written back once per batch.
+
+    Table values are ``pickle((state, applied_offset))``; keys are account or cluster ids.
+    """
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.live: dict[str, Any] = {}
+        self.offsets: dict[str, int] = {}
+        self.dirty: dict[str, int] = {}  # key -> changelog partition
+
+    def _load(self, key: str) -> Any:
+        raw = self.table.data.get(key.encode())
+        if raw is None:
+            return None
+        state, offset = pickle.loads(raw)
+        self.live[key] = state
+        self.offsets[key] = offset
+        return state
+
+    def __getitem__(self, key: str) -> Any:
+        st = self.live.get(key)
+        if st is None:
+            st = self._load(key)
+            if st is None:
+                raise KeyError(key)
+        return st
+
+    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+        st = self.live.get(key)
+        if st is None:
+            st = self._load(key)
+        return default if st is None else st
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.live[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        self.live.pop(key, None)
+        self.offsets[key] = -1
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.live)
+
+    def __len__(self) -> int:
+        return len(self.live)
+
+    def applied(self, key: str) -> int:
+        if key not in self.offsets and key not in self.live:
+            self._load(key)
+        return self.offsets.get(key, -1)
+
+    def touch(self, key: str, partition: int, offset: int | None = None) -> None:
+        self.dirty[key] = partition
+        if offset is not None:
+            self.offsets[key] = offset
+
+    def flush(self) -> int:
+        n = 0
+        for key, partition in self.dirty.items():
+            bkey = key.encode()
+            st = self.live.get(key)
+            if st is None:  # deleted
+                self.table.data.pop(bkey, None)
+                self.table.send_changelog(partition, bkey, None, value_serializer="raw")
+            else:
+                raw = pickle.dumps((st, self.offsets.get(key, -1)), protocol=pickle.HIGHEST_PROTOCOL)
+                self.table.data[bkey] = raw
+                self.table.send_changelog(partition, bkey, raw)
+            n += 1
+        self.dirty.clear()
+        return n
+
+    def clear(self) -> None:
+        self.live.clear()
+        self.offsets.clear()
+        self.dirty.clear()
+
+
+def _faust_broker(bootstrap: str) -> str:
+    return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
+
+
+def _store(settings: Settings) -> str:
+    # The tables' write-back above goes through the store's mapping interface, which the
+    # in-memory store supports exactly; state is recovered from the changelog topics.
+    return "memory://"
+
+
+class Worker:
+    """Builds the Faust app and holds the per-partition stage objects of one worker process."""
+
+    def __init__(self, settings: Settings, bootstrap: str | None = None, data_dir: str | None = None,
+                 web_port: int | None = None) -> None:
+        self.settings = settings
+        k = settings.kafka
+        w = settings.worker
+        self.bootstrap = bootstrap or k.bootstrap_servers
+        self.partitions = k.partitions
+        self.config_hash = settings.config_hash()
+        self.counters: Counter[str] = Counter()
+        self.started = time.time()
+        port = w.web_port if web_port is None else web_port
+        self.app = faust.App(
+            w.app_id,
+            broker=_faust_broker(self.bootstrap),
+            store=_store(settings),
+            datadir=data_dir or w.data_dir,
+            topic_partitions=k.partitions,
+            topic_replication_factor=k.replication_factor,
+            topic_allow_declare=True,
+            consumer_auto_offset_reset="earliest",
+            processing_guarantee="at_least_once",
+            producer_acks=-1,
+            web_enabled=port > 0,
+            web_port=port or 6066,
+            web_host="127.0.0.1",
+            broker_commit_interval=1.0,
+            # A crashed worker's partitions move after 10 s, not the default minute.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=2.0,
+            stream_buffer_maxsize=4 * w.batch_size,
+            table_standby_replicas=0,
+            key_serializer="raw",  # tables hold pickled state as bytes
+            value_serializer="raw",
+        )
+        app = self.app
+        raw = {"key_type": bytes, "value_type": bytes, "key_serializer": "raw", "value_serializer": "raw"}
+        self.t_in = app.topic(k.requests_topic, k.membership_topic, **raw)  # type: ignore[arg-type]
+        self.t_links = app.topic(k.links_topic, partitions=1, **raw)  # type: ignore[arg-type]
+        self.t_summaries = app.topic(k.summaries_topic, **raw)  # type: ignore[arg-type]
+        self.t_membership = app.topic(k.membership_topic, **raw)  # type: ignore[arg-type]
+        self.t_alerts = app.topic(k.alerts_topic, **raw)  # type: ignore[arg-type]
+        self.t_dead = app.topic(k.deadletter_topic, partitions=1, **raw)  # type: ignore[arg-type]
+        self.accounts_table = app.Table("accounts", partitions=k.partitions, key_type=bytes, value_type=bytes)
+        self.clusters_table = app.Table("clusters", partitions=k.partitions, key_type=bytes, value_type=bytes)
+        self.accounts = TableCache(self.accounts_table)
+        self.clusters = TableCache(self.clusters_table)
+        self.account_stages: dict[int, AccountStage] = {}
+        self.cluster_stages: dict[int, ClusterStage] = {}
+        self.linker = LinkerStage(settings)
+        self.linker_resume: int | None = None  # rebuild the linker before this offset
+
+        app.agent(self.t_in, name="account-stage")(self._account_agent)
+        app.agent(self.t_links, name="linker-stage")(self._linker_agent)
+        app.agent(self.t_summaries, name="cluster-stage")(self._cluster_agent)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_assigned.connect(self._on_assigned)
+        app.timer(30.0)(self._log_counters)
+        if port > 0:
+            app.page("/metrics")(self._metrics_page)
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _account_stage(self, partition: int) -> AccountStage:
+        st = self.account_stages.get(partition)
+        if st is None:
+            st = self.account_stages[partition] = AccountStage(self.settings, self.accounts, self.config_hash)
+        return st
+
+    def _cluster_stage(self, partition: int) -> ClusterStage:
+        st = self.cluster_stages.get(partition)
+        if st is None:
+            st = self.cluster_stages[partition] = ClusterStage(self.settings, self.clusters, self.config_hash)
+        return st
+
+    def _send(self, topic: Any, key: str, value: bytes, single_partition: bool = False) -> None:
+        # Explicit partitions: the CRC32 partitioner of the gateway's producer, so that membership
+        # changes land with the account's requests and the in-process runner's sharding matches.
+        partition = 0 if single_partition else partition_of(key, self.partitions)
+        topic.send_soon(key=key.encode(), value=value, partition=partition)
+
+    def _emit_alert(self, alert: dict[str, Any]) -> None:
+        alert["emitted_at"] = time.time()
+        self._send(self.t_alerts, alert["subject_id"], orjson.dumps(alert))
+        self.counters["alerts"] += 1
+        self.counters[f"alerts.{alert['severity']}"] += 1
+
+    def _cluster_msg(self, cid: str, acct: str, summary: MemberSummary | None, ts: float) -> None:
+        body = {"c": cid, "a": acct, "s": summary.to_dict() if summary else None, "ts": ts}
+        self._send(self.t_summaries, cid, orjson.dumps(body))
+
+    async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
+        # Live objects of partitions that may move away: everything was written back at the end
+        # of the last batch, so dropping them is safe; they reload from the table.
+        self.accounts.clear()
+        self.clusters.clear()
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
+        self.linker_resume = None  # rebuild from the log before the next batch
+
+    async def _log_counters(self) -> None:
+        log.info("worker counters", **dict(self.counters))
+
+    async def _metrics_page(self, web: Any, request: Any) -> Any:
+        lines = [f'distillguard_{k.replace(".", "_")}_total {v}' for k, v in sorted(self.counters.items())]
+        lines.append(f"distillguard_uptime_seconds {time.time() - self.started:.0f}")
+        return web.text("\n".join(lines) + "\n")
+
+    # -- agents -------------------------------------------------------------------------------
+    async def _account_agent(self, stream: Any) -> None:
+        k = self.settings.kafka
+        w = self.settings.worker
+        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            for event in events:
+                msg = event.message
+                if msg.topic == k.membership_topic:
+                    self._membership(msg.value, msg.partition)
+                else:
+                    self._request(msg.value, msg.key, msg.partition, msg.offset)
+            self.accounts.flush()
+            self.counters["batches.account"] += 1
+
+    def _request(self, raw: bytes, key: bytes | None, partition: int, offset: int) -> None:
+        ev = parse_event(raw)
+        where = f"{self.settings.kafka.requests_topic}[{partition}]@{offset}"
+        if isinstance(ev, Reject):
+            self.counters["rejects"] += 1
+            self.counters[f"rejects.{ev.reason.split(':', 1)[0]}"] += 1
+            # The message itself, byte for byte, with the reason in headers: nothing is lost.
+            self.t_dead.send_soon(key=key, value=raw or b"", partition=0,
+                                  headers=[("dg.reason", ev.reason.encode()), ("dg.source", where.encode())])
+            if self.counters["rejects"] <= 20 or self.counters["rejects"] % 1000 == 0:
+                log.warning("event rejected", source=where, reason=ev.reason, rejects=self.counters["rejects"])
+            return
+        acct = ev.account_id
+        if self.accounts.applied(acct) >= offset:
+            self.counters["redelivered_skipped"] += 1
+            return
+        out = self._account_stage(partition).process(ev)
+        self.accounts.touch(acct, partition, offset)
+        self.counters["events"] += 1
+        if out.duplicate:
+            self.counters["duplicates"] += 1
+            return
+        for a, kind, value, ts in out.links:
+            self._send(self.t_links, f"{a}|{kind}|{value}",
+                       orjson.dumps({"a": a, "k": kind, "v": value, "ts": ts}), single_partition=True)
+        for cid, a, summary, ts in out.cluster_msgs:
+            self._cluster_msg(cid, a, summary, ts)
+        for alert in out.alerts:
+            self._emit_alert(alert)
+
+    def _membership(self, raw: bytes, partition: int) -> None:
+        d = orjson.loads(raw)
+        acct = d["a"]
+        for cid, a, summary, ts in self._account_stage(partition).on_membership(acct, d["c"], d["ts"]):
+            self._cluster_msg(cid, a, summary, ts)
+        self.accounts.touch(acct, partition)
+
+    async def _linker_agent(self, stream: Any) -> None:
+        w = self.settings.worker
+        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            if self.linker_resume is None and events:
+                first = events[0].message.offset
+                await asyncio.get_running_loop().run_in_executor(None, self._rebuild_linker, first)
+                self.linker_resume = first
+            for event in events:
+                d = orjson.loads(event.message.value)
+                for acct, cid in self.linker.process((d["a"], d["k"], int(d["v"]), d["ts"])):
+                    self._send(self.t_membership, acct, orjson.dumps({"a": acct, "c": cid, "ts": d["ts"]}))
+                    self.counters["membership_changes"] += 1
+                self.counters["links"] += 1
+
+    def _rebuild_linker(self, upto: int) -> None:
+        """Replay the link log [0, upto) into a fresh linker, silently (its outputs were sent)."""
+        self.linker = LinkerStage(self.settings)
+        if upto <= 0:
+            return
+        topic = self.settings.kafka.links_topic
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"{self.settings.worker.app_id}-linker-rebuild",
+                      "enable.auto.commit": False, "enable.partition.eof": True})
+        try:
+            c.assign([TopicPartition(topic, 0, 0)])
+            n = 0
+            while n < upto:
+                msgs = c.consume(5000, timeout=5.0)
+                if not msgs:
+                    break
+                for m in msgs:
+                    if m.error() is not None:
+                        if m.error().code() == KafkaError._PARTITION_EOF:
+                            continue
+                        raise RuntimeError(str(m.error()))
+                    if m.offset() >= upto:
+                        n = upto
+                        break
+                    d = orjson.loads(m.value())
+                    self.linker.process((d["a"], d["k"], int(d["v"]), d["ts"]))
+                    n = m.offset() + 1
+            log.info("linker rebuilt from its log", links=n, clusters=self.linker.linker.stats()["clusters"])
+        finally:
+            c.close()
+
+    async def _cluster_agent(self, stream: Any) -> None:
+        w = self.settings.worker
+        async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            for event in events:
+                msg = event.message
+                d = orjson.loads(msg.value)
+                cid = d["c"]
+                if self.clusters.applied(cid) >= msg.offset:
+                    self.counters["redelivered_skipped"] += 1
+                    continue
+                summary = MemberSummary.from_dict(d["s"]) if d["s"] is not None else None
+                stage = self._cluster_stage(msg.partition)
+                for alert in stage.process((cid, d["a"], summary, d["ts"])):
+                    self._emit_alert(alert)
+                self.clusters.touch(cid, msg.partition, msg.offset)
+            self.clusters.flush()
+            self.counters["batches.cluster"] += 1
+
+
+def run_worker(settings: Settings, bootstrap: str | None = None, data_dir: str | None = None,
+               web_port: int | None = None, loglevel: str = "warning") -> None:
+    """Run until SIGTERM/SIGINT (Faust's worker stops the agents and commits cleanly)."""
+    w = Worker(settings, bootstrap, data_dir, web_port)
+    os.makedirs(data_dir or settings.worker.data_dir, exist_ok=True)
+    worker = faust.Worker(w.app, loglevel=loglevel, quiet=True)
+    worker.execute_from_commandline()
+
+
+__all__ = ["AccountState", "ClusterState", "TableCache", "Worker", "run_worker"]
