@@ -22,6 +22,7 @@ demo: venv
 
 lint: venv
 	$(VENV)/bin/ruff check models streams tests bench
+	$(VENV)/bin/ruff format --check models streams tests bench
 
 typecheck: venv
 	$(VENV)/bin/mypy

@@ -17,11 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.account import AccountState  # noqa: E402
-from models.config import load_settings  # noqa: E402
-from models.events import RequestEvent, parse_event  # noqa: E402
-from models.pipeline import AccountStage  # noqa: E402
-from streams.simulator import Simulator  # noqa: E402
+from models.account import AccountState
+from models.config import load_settings
+from models.events import RequestEvent, parse_event
+from models.pipeline import AccountStage
+from streams.simulator import Simulator
 
 
 def main() -> None:

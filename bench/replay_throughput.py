@@ -18,12 +18,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.config import load_settings  # noqa: E402
-from models.events import Reject, parse_event  # noqa: E402
-from models.features import extract  # noqa: E402
-from streams.replay import file_source, replay  # noqa: E402
-from streams.simulate_out import to_file  # noqa: E402
-from streams.simulator import Simulator, parse_duration  # noqa: E402
+from models.config import load_settings
+from models.events import Reject, parse_event
+from models.features import extract
+from streams.replay import file_source, replay
+from streams.simulate_out import to_file
+from streams.simulator import Simulator, parse_duration
 
 
 def main() -> None:
@@ -39,8 +39,9 @@ def main() -> None:
     path = args.events
     if not path:
         path = os.path.join(tmp, "events.jsonl")
-        to_file(Simulator(args.accounts, args.campaigns, parse_duration(args.duration), seed=7), path, None,
-                progress=False)
+        to_file(
+            Simulator(args.accounts, args.campaigns, parse_duration(args.duration), seed=7), path, None, progress=False
+        )
     # Split: parse + features alone.
     t = time.perf_counter()
     n = 0
@@ -53,8 +54,10 @@ def main() -> None:
     res = replay(file_source(path), load_settings(), os.path.join(tmp, "report"), progress=False, report=False)
     print(f"events: {res.events:,}  alerts: {res.alerts:,}")
     print(f"replay events/s on one core: {res.events_per_s:,.0f}")
-    print(f"  read+parse+validate+features alone: {n / parse_s:,.0f} events/s "
-          f"({parse_s / n * 1e6:.1f} us/event of {res.seconds / res.events * 1e6:.1f})")
+    print(
+        f"  read+parse+validate+features alone: {n / parse_s:,.0f} events/s "
+        f"({parse_s / n * 1e6:.1f} us/event of {res.seconds / res.events * 1e6:.1f})"
+    )
 
 
 if __name__ == "__main__":

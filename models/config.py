@@ -167,9 +167,7 @@ class KafkaSettings(_Strict):
     alerts_deadletter_topic: str = "alerts.deadletter"
     partitions: int = Field(6, ge=1)
     replication_factor: int = Field(1, ge=1)
-    retention_ms: int = Field(
-        -1, ge=-1, description="retention of the data topics (-1 = keep: replay reads history)"
-    )
+    retention_ms: int = Field(-1, ge=-1, description="retention of the data topics (-1 = keep: replay reads history)")
 
 
 class WorkerSettings(_Strict):

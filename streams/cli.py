@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"distillguard: {exc}", file=sys.stderr)
         return 2
-    except (FileNotFoundError, ValueError) as exc:
+    except (FileNotFoundError, ValueError) as exc:  # includes PolicyError
         print(f"distillguard: {exc}", file=sys.stderr)
         return 2
 

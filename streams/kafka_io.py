@@ -54,8 +54,13 @@ class DeliveryTracker:
             self.delivered += 1
 
 
-def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]], speed: float = 0.0,
-                   on_progress: Callable[[int], None] | None = None) -> int:
+def produce_events(
+    bootstrap: str,
+    topic: str,
+    events: Iterable[dict[str, Any]],
+    speed: float = 0.0,
+    on_progress: Callable[[int], None] | None = None,
+) -> int:
     """Produce request events keyed by account; paced to ``speed`` x event time when > 0."""
     producer = Producer(producer_config(bootstrap))
     tracker = DeliveryTracker()
@@ -83,8 +88,9 @@ def produce_events(bootstrap: str, topic: str, events: Iterable[dict[str, Any]],
     return n
 
 
-def produce_raw(producer: Producer, topic: str, key: bytes | None, value: bytes, ts_ms: int | None,
-                on_delivery: Callable[..., None]) -> None:
+def produce_raw(
+    producer: Producer, topic: str, key: bytes | None, value: bytes, ts_ms: int | None, on_delivery: Callable[..., None]
+) -> None:
     while True:
         try:
             kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
@@ -108,8 +114,9 @@ def consumer_config(bootstrap: str, group: str, **extra: Any) -> dict[str, Any]:
     return conf
 
 
-def topic_range_source(bootstrap: str, topic: str, t_from: float | None, t_to: float | None,
-                       timeout_s: float = 30.0) -> Iterator[tuple[str, bytes]]:
+def topic_range_source(
+    bootstrap: str, topic: str, t_from: float | None, t_to: float | None, timeout_s: float = 30.0
+) -> Iterator[tuple[str, bytes]]:
     """Messages of ``topic`` with timestamps in [t_from, t_to), merged in timestamp order."""
     consumer = Consumer(consumer_config(bootstrap, f"distillguard-replay-{uuid.uuid4().hex[:8]}"))
     try:
@@ -121,11 +128,12 @@ def topic_range_source(bootstrap: str, topic: str, t_from: float | None, t_to: f
         starts = consumer.offsets_for_times([TopicPartition(topic, p, start_ms) for p in parts], timeout=timeout_s)
         ends: dict[int, int] = {}
         for p in parts:
-            lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
+            _lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout_s)
             ends[p] = hi
         if t_to is not None:
-            stops = consumer.offsets_for_times([TopicPartition(topic, p, int(t_to * 1000)) for p in parts],
-                                               timeout=timeout_s)
+            stops = consumer.offsets_for_times(
+                [TopicPartition(topic, p, int(t_to * 1000)) for p in parts], timeout=timeout_s
+            )
             for tp in stops:
                 if tp.offset >= 0:
                     ends[tp.partition] = min(ends[tp.partition], tp.offset)
@@ -142,8 +150,9 @@ def topic_range_source(bootstrap: str, topic: str, t_from: float | None, t_to: f
         consumer.close()
 
 
-def _merge_partitions(consumer: Consumer, topic: str, ends: dict[int, int],
-                      timeout_s: float) -> Iterator[tuple[str, bytes]]:
+def _merge_partitions(
+    consumer: Consumer, topic: str, ends: dict[int, int], timeout_s: float
+) -> Iterator[tuple[str, bytes]]:
     # Each partition is in timestamp order; keep one head per partition in a heap.
     buffers: dict[int, list[Any]] = {p: [] for p in ends}
     done: set[int] = set()
@@ -157,15 +166,15 @@ def _merge_partitions(consumer: Consumer, topic: str, ends: dict[int, int],
             err = msg.error()
             if err is not None:
                 if err.code() == KafkaError._PARTITION_EOF:
-                    done.add(msg.partition())
+                    done.add(int(msg.partition() or 0))
                     continue
                 raise KafkaException(err)
-            p = msg.partition()
-            if msg.offset() >= ends[p]:
+            p, off = int(msg.partition() or 0), int(msg.offset() or 0)
+            if off >= ends[p]:
                 done.add(p)
                 continue
             buffers[p].append(msg)
-            if msg.offset() + 1 >= ends[p]:
+            if off + 1 >= ends[p]:
                 done.add(p)
             idle_since = time.monotonic()
 

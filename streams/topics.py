@@ -23,19 +23,39 @@ def topic_specs(s: Settings) -> list[TopicSpec]:
     keep = str(k.retention_ms)
     forever = "-1"
     return [
-        TopicSpec(k.requests_topic, k.partitions, {"retention.ms": keep, "message.timestamp.type": "CreateTime"},
-                  "request events from the gateway, key account_id, timestamp = event time"),
+        TopicSpec(
+            k.requests_topic,
+            k.partitions,
+            {"retention.ms": keep, "message.timestamp.type": "CreateTime"},
+            "request events from the gateway, key account_id, timestamp = event time",
+        ),
         TopicSpec(k.deadletter_topic, 1, {"retention.ms": keep}, "rejected request events with their reason"),
-        TopicSpec(k.links_topic, 1, {"retention.ms": forever},
-                  "link events (account shows an attribute value); the linker rebuilds its state from it"),
-        TopicSpec(k.membership_topic, k.partitions, {"retention.ms": keep},
-                  "account -> cluster changes from the linker, key account_id (co-partitioned with requests)"),
-        TopicSpec(k.summaries_topic, k.partitions, {"retention.ms": keep},
-                  "member summaries for the cluster stage, key cluster id"),
+        TopicSpec(
+            k.links_topic,
+            1,
+            {"retention.ms": forever},
+            "link events (account shows an attribute value); the linker rebuilds its state from it",
+        ),
+        TopicSpec(
+            k.membership_topic,
+            k.partitions,
+            {"retention.ms": keep},
+            "account -> cluster changes from the linker, key account_id (co-partitioned with requests)",
+        ),
+        TopicSpec(
+            k.summaries_topic,
+            k.partitions,
+            {"retention.ms": keep},
+            "member summaries for the cluster stage, key cluster id",
+        ),
         TopicSpec(k.alerts_topic, k.partitions, {"retention.ms": keep}, "alerts, key subject_id"),
         TopicSpec(k.alerts_deadletter_topic, 1, {"retention.ms": keep}, "malformed alerts seen by enforcement"),
-        TopicSpec(k.actions_topic, k.partitions, {"cleanup.policy": "compact,delete", "retention.ms": keep},
-                  "enforcement actions, key account_id"),
+        TopicSpec(
+            k.actions_topic,
+            k.partitions,
+            {"cleanup.policy": "compact,delete", "retention.ms": keep},
+            "enforcement actions, key account_id",
+        ),
     ]
 
 
@@ -45,8 +65,11 @@ def create_topics(s: Settings, bootstrap: str | None = None, timeout_s: float = 
     specs = topic_specs(s)
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     result: dict[str, str] = {t.name: "exists" for t in specs if t.name in existing}
-    new = [NewTopic(t.name, num_partitions=t.partitions, replication_factor=s.kafka.replication_factor,
-                    config=t.config) for t in specs if t.name not in existing]
+    new = [
+        NewTopic(t.name, num_partitions=t.partitions, replication_factor=s.kafka.replication_factor, config=t.config)
+        for t in specs
+        if t.name not in existing
+    ]
     if new:
         for name, fut in admin.create_topics(new, operation_timeout=timeout_s).items():
             try:

@@ -133,8 +133,9 @@ def _store(settings: Settings) -> str:
 class Worker:
     """Builds the Faust app and holds the per-partition stage objects of one worker process."""
 
-    def __init__(self, settings: Settings, bootstrap: str | None = None, data_dir: str | None = None,
-                 web_port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, bootstrap: str | None = None, data_dir: str | None = None, web_port: int | None = None
+    ) -> None:
         self.settings = settings
         k = settings.kafka
         w = settings.worker
@@ -187,8 +188,8 @@ class Worker:
         app.agent(self.t_in, name="account-stage")(self._account_agent)
         app.agent(self.t_links, name="linker-stage")(self._linker_agent)
         app.agent(self.t_summaries, name="cluster-stage")(self._cluster_agent)
-        app.on_partitions_revoked.connect(self._on_revoked)
-        app.on_partitions_assigned.connect(self._on_assigned)
+        app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
+        app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         app.timer(30.0)(self._log_counters)
         if port > 0:
             app.page("/metrics")(self._metrics_page)
@@ -235,7 +236,7 @@ class Worker:
         log.info("worker counters", **dict(self.counters))
 
     async def _metrics_page(self, web: Any, request: Any) -> Any:
-        lines = [f'distillguard_{k.replace(".", "_")}_total {v}' for k, v in sorted(self.counters.items())]
+        lines = [f"distillguard_{k.replace('.', '_')}_total {v}" for k, v in sorted(self.counters.items())]
         lines.append(f"distillguard_uptime_seconds {time.time() - self.started:.0f}")
         return web.text("\n".join(lines) + "\n")
 
@@ -260,8 +261,12 @@ class Worker:
             self.counters["rejects"] += 1
             self.counters[f"rejects.{ev.reason.split(':', 1)[0]}"] += 1
             # The message itself, byte for byte, with the reason in headers: nothing is lost.
-            self.t_dead.send_soon(key=key, value=raw or b"", partition=0,
-                                  headers=[("dg.reason", ev.reason.encode()), ("dg.source", where.encode())])
+            self.t_dead.send_soon(
+                key=key,
+                value=raw or b"",
+                partition=0,
+                headers=[("dg.reason", ev.reason.encode()), ("dg.source", where.encode())],
+            )
             if self.counters["rejects"] <= 20 or self.counters["rejects"] % 1000 == 0:
                 log.warning("event rejected", source=where, reason=ev.reason, rejects=self.counters["rejects"])
             return
@@ -276,8 +281,12 @@ class Worker:
             self.counters["duplicates"] += 1
             return
         for a, kind, value, ts in out.links:
-            self._send(self.t_links, f"{a}|{kind}|{value}",
-                       orjson.dumps({"a": a, "k": kind, "v": value, "ts": ts}), single_partition=True)
+            self._send(
+                self.t_links,
+                f"{a}|{kind}|{value}",
+                orjson.dumps({"a": a, "k": kind, "v": value, "ts": ts}),
+                single_partition=True,
+            )
         for cid, a, summary, ts in out.cluster_msgs:
             self._cluster_msg(cid, a, summary, ts)
         for alert in out.alerts:
@@ -310,8 +319,14 @@ class Worker:
         if upto <= 0:
             return
         topic = self.settings.kafka.links_topic
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"{self.settings.worker.app_id}-linker-rebuild",
-                      "enable.auto.commit": False, "enable.partition.eof": True})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"{self.settings.worker.app_id}-linker-rebuild",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            }
+        )
         try:
             c.assign([TopicPartition(topic, 0, 0)])
             n = 0
@@ -320,16 +335,18 @@ class Worker:
                 if not msgs:
                     break
                 for m in msgs:
-                    if m.error() is not None:
-                        if m.error().code() == KafkaError._PARTITION_EOF:
+                    err = m.error()
+                    if err is not None:
+                        if err.code() == KafkaError._PARTITION_EOF:
                             continue
-                        raise RuntimeError(str(m.error()))
-                    if m.offset() >= upto:
+                        raise RuntimeError(str(err))
+                    off = int(m.offset() or 0)
+                    if off >= upto:
                         n = upto
                         break
-                    d = orjson.loads(m.value())
+                    d = orjson.loads(m.value() or b"{}")
                     self.linker.process((d["a"], d["k"], int(d["v"]), d["ts"]))
-                    n = m.offset() + 1
+                    n = off + 1
             log.info("linker rebuilt from its log", links=n, clusters=self.linker.linker.stats()["clusters"])
         finally:
             c.close()
@@ -353,8 +370,13 @@ class Worker:
             self.counters["batches.cluster"] += 1
 
 
-def run_worker(settings: Settings, bootstrap: str | None = None, data_dir: str | None = None,
-               web_port: int | None = None, loglevel: str = "warning") -> None:
+def run_worker(
+    settings: Settings,
+    bootstrap: str | None = None,
+    data_dir: str | None = None,
+    web_port: int | None = None,
+    loglevel: str = "warning",
+) -> None:
     """Run until SIGTERM/SIGINT (Faust's worker stops the agents and commits cleanly)."""
     w = Worker(settings, bootstrap, data_dir, web_port)
     os.makedirs(data_dir or settings.worker.data_dir, exist_ok=True)

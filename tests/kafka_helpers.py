@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from models.config import Settings, load_settings
-from streams.kafka_io import DeliveryTracker, producer_config, produce_raw
+from streams.kafka_io import DeliveryTracker, produce_raw, producer_config
 from streams.topics import create_topics
 
 REPO = Path(__file__).resolve().parents[1]
@@ -74,9 +75,23 @@ class KafkaEnv:
         log = open(self.tmp / f"{self.prefix}-{name}.log", "ab")  # noqa: SIM115
         env = dict(os.environ, DISTILLGUARD_LOG_FORMAT="json")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streams.cli", "worker", "--config", str(self.config_path),
-             "--data-dir", str(self.tmp / f"{self.prefix}-{name}"), "--web-port", "0"],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True,
+            [
+                sys.executable,
+                "-m",
+                "streams.cli",
+                "worker",
+                "--config",
+                str(self.config_path),
+                "--data-dir",
+                str(self.tmp / f"{self.prefix}-{name}"),
+                "--web-port",
+                "0",
+            ],
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
         )
         self.procs.append(proc)
         return proc
@@ -129,8 +144,15 @@ class KafkaEnv:
         raise AssertionError(f"worker did not drain its input within {timeout}s (lag {self.lag()})")
 
     def read_all(self, topic: str, timeout: float = 10.0) -> list[Any]:
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": f"reader-{uuid.uuid4().hex[:6]}",
-                      "auto.offset.reset": "earliest", "enable.auto.commit": False, "enable.partition.eof": True})
+        c = Consumer(
+            {
+                "bootstrap.servers": self.bootstrap,
+                "group.id": f"reader-{uuid.uuid4().hex[:6]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,
+            }
+        )
         meta = c.list_topics(topic, timeout=10).topics[topic]
         c.assign([TopicPartition(topic, p, 0) for p in meta.partitions])
         out: list[Any] = []
@@ -159,14 +181,15 @@ class KafkaEnv:
 
     def delete_topics(self) -> None:
         admin = AdminClient({"bootstrap.servers": self.bootstrap})
-        names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(self.prefix) or
-                 t.startswith(self.settings.worker.app_id)]
+        names = [
+            t
+            for t in admin.list_topics(timeout=10).topics
+            if t.startswith(self.prefix) or t.startswith(self.settings.worker.app_id)
+        ]
         if names:
             for fut in admin.delete_topics(names).values():
-                try:
+                with contextlib.suppress(Exception):  # best-effort cleanup
                     fut.result()
-                except Exception:  # noqa: BLE001 - best-effort cleanup
-                    pass
 
 
 def _key_of(raw: bytes) -> bytes | None:

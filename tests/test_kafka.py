@@ -17,8 +17,12 @@ from tests.kafka_helpers import KafkaEnv
 
 pytestmark = pytest.mark.kafka
 
-BAD = [b"{not json", b'{"event_id": "x", "ts": "soon"}', b"\x00\xff\xfe", b'{"event_id":"e","ts":1,"account_id":"a",'
-       b'"model":"m","prompt_tokens":1,"completion_tokens":1,"status":"exploded"}']
+BAD = [
+    b"{not json",
+    b'{"event_id": "x", "ts": "soon"}',
+    b"\x00\xff\xfe",
+    b'{"event_id":"e","ts":1,"account_id":"a","model":"m","prompt_tokens":1,"completion_tokens":1,"status":"exploded"}',
+]
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +132,9 @@ def test_kill_9_and_restart_loses_nothing_and_counts_nothing_twice(
     seen: dict[str, dict[str, Any]] = {}
     for a in got:
         first = seen.setdefault(a["alert_id"], a)
-        assert {k: v for k, v in a.items() if k != "emitted_at"} == {k: v for k, v in first.items() if k != "emitted_at"}
+        assert {k: v for k, v in a.items() if k != "emitted_at"} == {
+            k: v for k, v in first.items() if k != "emitted_at"
+        }
     assert sum(1 for a in got if a["alert_id"] in ref_by_id) >= 0.95 * len(got)
     assert len(medium_accounts(got) & set(labels)) >= 0.9 * len(labels)
 
@@ -151,8 +157,9 @@ def test_two_workers_split_partitions_and_rebalance_loses_nothing(
     assert_same_up_to_population_warmup(account_ids(got), account_ids(reference(env, raws)))
 
 
-def test_historical_replay_equals_file_replay(env: KafkaEnv, sim_raws: tuple[list[bytes], dict[str, str]],
-                                              tmp_path: Path) -> None:
+def test_historical_replay_equals_file_replay(
+    env: KafkaEnv, sim_raws: tuple[list[bytes], dict[str, str]], tmp_path: Path
+) -> None:
     raws, labels = sim_raws
     env.produce(raws)
     path = tmp_path / "events.jsonl"
@@ -161,10 +168,28 @@ def test_historical_replay_equals_file_replay(env: KafkaEnv, sim_raws: tuple[lis
     t_from, t_to = t0 + 1800, t0 + 2 * 3600
     from streams.kafka_io import topic_range_source
 
-    a = replay(topic_range_source(env.bootstrap, env.k.requests_topic, t_from, t_to), env.settings,
-               tmp_path / "from-kafka", labels=labels, t_from=t_from, t_to=t_to, progress=False, report=False)
-    b = replay(file_source(path), env.settings, tmp_path / "from-file", labels=labels, t_from=t_from, t_to=t_to,
-               progress=False, report=False)
+    a = replay(
+        topic_range_source(env.bootstrap, env.k.requests_topic, t_from, t_to),
+        env.settings,
+        tmp_path / "from-kafka",
+        labels=labels,
+        t_from=t_from,
+        t_to=t_to,
+        progress=False,
+        report=False,
+    )
+    b = replay(
+        file_source(path),
+        env.settings,
+        tmp_path / "from-file",
+        labels=labels,
+        t_from=t_from,
+        t_to=t_to,
+        progress=False,
+        report=False,
+    )
     assert a.events == b.events > 0
     assert a.alert_ids == b.alert_ids and a.alert_ids
-    assert (tmp_path / "from-kafka" / "alerts.jsonl").read_bytes() == (tmp_path / "from-file" / "alerts.jsonl").read_bytes()
+    assert (tmp_path / "from-kafka" / "alerts.jsonl").read_bytes() == (
+        tmp_path / "from-file" / "alerts.jsonl"
+    ).read_bytes()
