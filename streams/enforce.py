@@ -201,7 +201,8 @@ class Enforcer:
             self.store.commit()
 
     def run(self, idle_exit_s: float | None = None, max_batches: int | None = None) -> None:
-        self.consumer.subscribe([self.settings.kafka.alerts_topic])
+        assigned = threading.Event()
+        self.consumer.subscribe([self.settings.kafka.alerts_topic], on_assign=lambda _c, _p: assigned.set())
         hook = threading.Thread(target=self._webhook_loop, daemon=True) if self.webhook else None
         if hook:
             hook.start()
@@ -212,7 +213,9 @@ class Enforcer:
             while not self.stopping.is_set():
                 msgs = [m for m in self.consumer.consume(500, timeout=0.5) if m.error() is None]
                 if not msgs:
-                    if idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
+                    if not assigned.is_set():
+                        idle_since = time.monotonic()  # idle only counts once we own partitions
+                    elif idle_exit_s is not None and time.monotonic() - idle_since > idle_exit_s:
                         break
                     continue
                 idle_since = time.monotonic()

