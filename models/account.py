@@ -108,7 +108,7 @@ class AccountState:
     memory (``band``, ``alert_seq``, ...) is exposed as attributes, like ``SubjectAlertState``.
     """
 
-    __slots__ = ("cluster", "f", "n", "q", "u")
+    __slots__ = ("cluster", "f", "n", "org", "q", "u")
 
     def __init__(self, created_ts: float | None = None) -> None:
         self.n = 0
@@ -120,12 +120,13 @@ class AccountState:
         self.q = array("Q", bytes(8 * _NQ))
         self.u = array("I", bytes(4 * _NU))
         self.cluster: str | None = None
+        self.org: str | None = None  # the account's organisation (enforcement allowlists)
 
     def __getstate__(self) -> tuple[Any, ...]:
-        return (self.n, self.f, self.q, self.u, self.cluster)
+        return (self.n, self.f, self.q, self.u, self.cluster, self.org)
 
     def __setstate__(self, st: tuple[Any, ...]) -> None:
-        self.n, self.f, self.q, self.u, self.cluster = st
+        self.n, self.f, self.q, self.u, self.cluster, self.org = st
 
     # Named views of the packed fields (for the colder paths and for readers).
     first_ts = property(lambda s: s.f[F_FIRST])

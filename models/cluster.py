@@ -41,6 +41,7 @@ class MemberSummary:
         "hours",
         "last_ts",
         "n",
+        "org",
         "rubric",
         "score",
         "single",
@@ -60,6 +61,7 @@ class MemberSummary:
         tpl: int,
         score: float,
         hours: int = 0,
+        org: str | None = None,
     ) -> None:
         self.account = account
         self.n = n
@@ -72,13 +74,14 @@ class MemberSummary:
         self.tpl = tpl
         self.score = score
         self.hours = hours  # bit mask of active absolute hours, bit 0 = hour of last_ts
+        self.org = org
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MemberSummary:
-        return cls(**{k: d[k] for k in cls.__slots__})
+        return cls(**{k: d[k] for k in cls.__slots__ if k in d})  # "org" may be absent (older producers)
 
 
 class ClusterState(SubjectAlertState):

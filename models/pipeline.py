@@ -88,6 +88,7 @@ class AccountStage:
             st.top_template(),
             st.score,
             st.hour_mask & 0xFFFFFF,
+            st.org,
         )
 
     def process(self, ev: RequestEvent, out: AccountOutput | None = None) -> AccountOutput:
@@ -100,6 +101,8 @@ class AccountStage:
             states[acct] = st
         elif st.created_ts < 0 and ev.account_created_ts is not None:
             st.created_ts = ev.account_created_ts
+        if ev.org_id is not None and st.org != ev.org_id:
+            st.org = ev.org_id
         if st.seen_event(ev.event_id):
             out.duplicate = True
             return out
@@ -121,6 +124,8 @@ class AccountStage:
                     st, "account", acct, [acct], score, _Lazy(lambda: self.model.score_one(st)[1]), ts
                 )
                 if alert is not None:
+                    if st.org is not None:
+                        alert["org_ids"] = {acct: st.org}
                     out.alerts.append(alert)
         if due and st.cluster is not None:
             out.cluster_msgs.append((st.cluster, acct, self.summary(acct, st), ts))
@@ -229,7 +234,12 @@ class ClusterStage:
             reasons.append(Reason("cluster_anomaly", anomaly, 0.5, pts, "HalfSpaceTrees over clusters"))
             reasons.sort(key=lambda r: -r.points)
         alert = self.policy.decide(st, "cluster", cid, sorted(st.members), score, reasons, ts)
-        return [alert] if alert is not None else []
+        if alert is None:
+            return []
+        orgs = {a: m.org for a, m in st.members.items() if m.org is not None}
+        if orgs:
+            alert["org_ids"] = orgs  # lets enforcement honour organisation allowlists
+        return [alert]
 
 
 class Pipeline:

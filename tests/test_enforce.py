@@ -176,6 +176,17 @@ def test_allowlisted_accounts_are_never_suspended(env: KafkaEnv, tmp_path: Path)
     assert s.current("u2")["action"] == "suspend"  # type: ignore[index]
 
 
+def test_allowlisted_organisations_are_never_suspended(env: KafkaEnv, tmp_path: Path) -> None:
+    policy = EnforcementPolicy(allow_orgs=frozenset({"org-lab"}))
+    a = alert("a1", ["u1", "u2"], "critical")
+    a["org_ids"] = {"u1": "org-lab", "u2": "org-other"}
+    send(env, [a])
+    run(enforcer(env, tmp_path, policy))
+    s = enforcer(env, tmp_path).store
+    assert s.current("u1")["action"] == "verify"  # type: ignore[index]
+    assert s.current("u2")["action"] == "suspend"  # type: ignore[index]
+
+
 def test_account_alert_alone_cannot_suspend(env: KafkaEnv, tmp_path: Path) -> None:
     a = alert("a1", ["u1"], "critical", subject_type="account", reasons=2)
     a["recommended_action"] = "suspend"

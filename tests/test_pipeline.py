@@ -78,3 +78,20 @@ def test_duplicates_are_dropped(small_sim: tuple[list[bytes], dict[str, str]]) -
         p.process_raw(raw)
     assert p.counters["duplicates"] == 500
     assert sum(st.n for stage in p.accounts for st in stage.states.values()) == 500
+
+
+def test_alerts_carry_the_accounts_organisations(small_sim: tuple[list[bytes], dict[str, str]]) -> None:
+    import orjson
+
+    raws, _ = small_sim
+    orgs = {}
+    for raw in raws:
+        d = orjson.loads(raw)
+        if d.get("org_id"):
+            orgs[d["account_id"]] = d["org_id"]
+    alerts, _ = run(raws)
+    with_orgs = [a for a in alerts if "org_ids" in a]
+    assert with_orgs
+    for a in with_orgs:
+        assert set(a["org_ids"]) <= set(a["accounts"])
+        assert all(orgs[acct] == org for acct, org in a["org_ids"].items())
