@@ -172,12 +172,10 @@ class KafkaSettings(_Strict):
 
 class WorkerSettings(_Strict):
     app_id: str = "distillguard"
-    store: str = Field("auto", description="'auto' (rocksdb when rocksdict installs), 'memory', 'rocksdb'")
     data_dir: str = "var/worker"
     batch_size: int = Field(500, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     web_port: int = Field(6066, ge=0)
-    table_flush_every: int = Field(1, ge=1, description="write an account's state back to its table every N batches")
 
 
 class Settings(BaseSettings):
@@ -194,7 +192,6 @@ class Settings(BaseSettings):
     kafka: KafkaSettings = KafkaSettings()
     worker: WorkerSettings = WorkerSettings()
     log_prompts: bool = Field(False, description="allow prompt text in logs and alerts (off by default)")
-    max_prompt_chars: int = Field(65536, ge=1)
 
     @classmethod
     def settings_customise_sources(

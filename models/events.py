@@ -110,10 +110,6 @@ class _Invalid(Exception):
     pass
 
 
-def _is_int(v: Any) -> bool:
-    return type(v) is int  # bool is a subclass of int and is not an integer here
-
-
 def _is_num(v: Any) -> bool:
     t = type(v)
     return (t is int or t is float) and math.isfinite(v)

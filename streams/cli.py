@@ -203,6 +203,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        # log_prompts (YAML or DISTILLGUARD_LOG_PROMPTS) is the one setting that lets prompt text into logs
+        configure(allow_prompts=load_settings(getattr(args, "config", None)).log_prompts)
         return int(args.func(args))
     except SettingsError as exc:
         print(f"distillguard: {exc}", file=sys.stderr)

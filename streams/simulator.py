@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -762,6 +762,3 @@ def _poisson(r: random.Random, lam: float) -> int:
         if p <= lim:
             return k
         k += 1
-
-
-ProgressFn = Callable[[int], None]

@@ -124,12 +124,6 @@ def _faust_broker(bootstrap: str) -> str:
     return ";".join(f"kafka://{h.strip()}" for h in bootstrap.split(",") if h.strip())
 
 
-def _store(settings: Settings) -> str:
-    # The tables' write-back above goes through the store's mapping interface, which the
-    # in-memory store supports exactly; state is recovered from the changelog topics.
-    return "memory://"
-
-
 class Worker:
     """Builds the Faust app and holds the per-partition stage objects of one worker process."""
 
@@ -148,7 +142,7 @@ class Worker:
         self.app = faust.App(
             w.app_id,
             broker=_faust_broker(self.bootstrap),
-            store=_store(settings),
+            store="memory://",  # write-back goes through the store's mapping; recovery via changelog
             datadir=data_dir or w.data_dir,
             topic_partitions=k.partitions,
             topic_replication_factor=k.replication_factor,

@@ -149,3 +149,16 @@ def test_invalid_settings_name_the_problem(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="low <= medium"):
         load_settings(cfg)
     assert main(["replay", "--input", "x", "--report-dir", str(tmp_path), "--config", str(cfg)]) == 2
+
+
+def test_logs_are_json_and_never_carry_prompt_text(capsys: pytest.CaptureFixture[str]) -> None:
+    from streams.logs import configure, get_logger
+
+    configure(fmt="json")
+    get_logger("t").warning("event rejected", prompt="my secret prompt", reason="x: bad")
+    configure(fmt="json", allow_prompts=True)
+    get_logger("t").warning("debugging", prompt="allowed by log_prompts")
+    lines = [orjson.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
+    assert lines[0]["prompt"] == "[redacted]" and lines[0]["reason"] == "x: bad"
+    assert lines[1]["prompt"] == "allowed by log_prompts"
+    configure(fmt="json")
