@@ -27,6 +27,16 @@ def _redact(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> Mutabl
     return event
 
 
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write (not at configure time)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 def configure(level: str | None = None, fmt: str | None = None, allow_prompts: bool = False) -> None:
     global _configured, _allow_prompts
     _allow_prompts = allow_prompts
@@ -46,7 +56,7 @@ def configure(level: str | None = None, fmt: str | None = None, allow_prompts: b
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(getattr(logging, level_name, logging.INFO)),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=_Stderr()),  # type: ignore[arg-type]
         cache_logger_on_first_use=False,
     )
     _configured = True
