@@ -9,6 +9,7 @@ and scored on account summaries (every ``summary_every`` events), not on every e
 
 >>> from models.config import AccountSettings
 >>> from models.features import RequestFeatures
+from models.scoring import anomaly_points, clip, or_default, squash
 >>> model = AccountModel(AccountSettings())
 >>> state = AccountState(created_ts=0.0)
 >>> f = RequestFeatures.__new__(RequestFeatures)
@@ -35,6 +36,7 @@ from river import anomaly, preprocessing
 
 from models.config import AccountSettings
 from models.features import RequestFeatures
+from models.scoring import anomaly_points, clip, or_default, squash
 
 # AccountState.f (float64): EW statistics, then times and scores
 E_ELICIT, E_RUBRIC, E_SINGLE, E_REUSE, E_LOGOUT, E_DT, E_DTVAR, E_ELICIT_SLOW, E_LOGIN = range(9)
@@ -167,14 +169,6 @@ class AccountState:
 def _ew(ew: array, i: int, x: float, a: float) -> None:
     m = ew[i]
     ew[i] = x if m != m else m + a * (x - m)  # m != m: NaN, first value
-
-
-def _clip(x: float) -> float:
-    return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
-
-
-def _get(v: float, default: float = 0.0) -> float:
-    return default if v != v else v
 
 
 class AccountModel:
@@ -335,17 +329,17 @@ class AccountModel:
         s = self.s
         ew = st.f
         out: list[tuple[str, float, float, float, str]] = []
-        elicit = _get(ew[E_ELICIT])
-        out.append(("reasoning_elicitation_rate", elicit, _clip((elicit - 0.1) / 0.5), s.w_elicit, ""))
-        rubric = _get(ew[E_RUBRIC])
-        out.append(("rubric_grading_rate", rubric, _clip((rubric - 0.05) / 0.3), s.w_rubric, ""))
+        elicit = or_default(ew[E_ELICIT])
+        out.append(("reasoning_elicitation_rate", elicit, clip((elicit - 0.1) / 0.5), s.w_elicit, ""))
+        rubric = or_default(ew[E_RUBRIC])
+        out.append(("rubric_grading_rate", rubric, clip((rubric - 0.05) / 0.3), s.w_rubric, ""))
         single = ew[E_SINGLE]
         if single == single:
-            out.append(("single_turn_share", single, _clip((single - 0.6) / 0.35), s.w_single_turn, ""))
-        reuse = _get(ew[E_REUSE])
-        out.append(("template_reuse_rate", reuse, _clip((reuse - 0.3) / 0.5), s.w_template_reuse, ""))
-        logout = _get(ew[E_LOGOUT])
-        out.append(("mean_output_tokens", math.expm1(logout), _clip((logout - 5.0) / 1.4), s.w_long_output, ""))
+            out.append(("single_turn_share", single, clip((single - 0.6) / 0.35), s.w_single_turn, ""))
+        reuse = or_default(ew[E_REUSE])
+        out.append(("template_reuse_rate", reuse, clip((reuse - 0.3) / 0.5), s.w_template_reuse, ""))
+        logout = or_default(ew[E_LOGOUT])
+        out.append(("mean_output_tokens", math.expm1(logout), clip((logout - 5.0) / 1.4), s.w_long_output, ""))
         if st.n >= 10:
             mean_dt = ew[E_DT]
             cv = math.sqrt(max(ew[E_DTVAR], 0.0)) / mean_dt if mean_dt > 0 else 0.0
@@ -353,41 +347,36 @@ class AccountModel:
                 (
                     "interarrival_cv",
                     cv,
-                    _clip((1.2 - cv) / 0.8),
+                    clip((1.2 - cv) / 0.8),
                     s.w_regular_timing,
                     "low values mean machine-regular pacing",
                 )
             )
         if st.created_ts >= 0:
             age = max(st.last_ts - st.created_ts, 0.0) / 86400.0
-            young = _clip(1.0 - age / s.young_days) if s.young_days > 0 else 0.0
+            young = clip(1.0 - age / s.young_days) if s.young_days > 0 else 0.0
             out.append(("account_age_days", age, young, s.w_young, ""))
         hours = st.active_hours_24()
-        out.append(("active_hours_last_24h", float(hours), _clip((hours - 12) / 8), s.w_round_the_clock, ""))
+        out.append(("active_hours_last_24h", float(hours), clip((hours - 12) / 8), s.w_round_the_clock, ""))
         span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
         rate = st.n / span_h
-        out.append(("requests_per_hour", rate, _clip(math.log10(max(rate, 1e-9) / 3.0)), s.w_volume, ""))
+        out.append(("requests_per_hour", rate, clip(math.log10(max(rate, 1e-9) / 3.0)), s.w_volume, ""))
         if st.n >= 100:
-            slow = _get(ew[E_ELICIT_SLOW])
+            slow = or_default(ew[E_ELICIT_SLOW])
             out.append(
                 (
                     "elicitation_shift",
                     elicit - slow,
-                    _clip((elicit - slow - 0.2) / 0.4),
+                    clip((elicit - slow - 0.2) / 0.4),
                     s.w_elicit / 2,
                     "rise over the account's own long-run rate",
                 )
             )
         return out
 
-    def _anomaly_points(self, anomaly_score: float) -> float:
-        if anomaly_score <= 0.5 or self.s.anomaly_weight <= 0.0:
-            return 0.0
-        return self.s.anomaly_weight * _clip((anomaly_score - 0.5) / 0.4)
-
     def score_value(self, st: AccountState) -> float:
         """The score alone (what ``score_one`` gives, without building reasons)."""
-        total = sum(e * w for _, _, e, w, _ in self.evidence(st)) + self._anomaly_points(st.anomaly)
+        total = sum(e * w for _, _, e, w, _ in self.evidence(st)) + anomaly_points(self.s.anomaly_weight, st.anomaly)
         return min(total, 100.0)
 
     def score_one(self, st: AccountState) -> tuple[float, list[Reason]]:
@@ -400,7 +389,7 @@ class AccountModel:
             if pts > 0.0:
                 total += pts
                 reasons.append(Reason(name, value, self.baseline.get(name), pts, detail))
-        pts = self._anomaly_points(anomaly_score)
+        pts = anomaly_points(self.s.anomaly_weight, anomaly_score)
         if pts > 0.0:
             total += pts
             reasons.append(
@@ -416,12 +405,12 @@ class AccountModel:
         ew = st.f
         span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
         return {
-            "elicit": _get(ew[E_ELICIT]),
-            "rubric": _get(ew[E_RUBRIC]),
-            "single": _get(ew[E_SINGLE], 0.5),
-            "reuse": _get(ew[E_REUSE]),
-            "logout": _get(ew[E_LOGOUT]),
-            "login": _get(ew[E_LOGIN]),
+            "elicit": or_default(ew[E_ELICIT]),
+            "rubric": or_default(ew[E_RUBRIC]),
+            "single": or_default(ew[E_SINGLE], 0.5),
+            "reuse": or_default(ew[E_REUSE]),
+            "logout": or_default(ew[E_LOGOUT]),
+            "login": or_default(ew[E_LOGIN]),
             "lograte": math.log1p(st.n / span_h),
             "hours": float(st.active_hours_24()),
         }
@@ -432,7 +421,7 @@ class AccountModel:
         self.scaler.learn_one(x)
         z = self.scaler.transform_one(x)
         # Squash standardised values into [0, 1], the input range HalfSpaceTrees expects.
-        u = {k: 1.0 / (1.0 + math.exp(-max(min(v, 30.0), -30.0))) for k, v in z.items()}
+        u = squash(z)
         # A model still warming up (a fresh worker, a partition taken over) has no opinion yet:
         # the account keeps the anomaly score it carries in its state.
         score = self.hst.score_one(u) if self.pop_seen >= self.s.hst_window else st.anomaly
@@ -443,11 +432,11 @@ class AccountModel:
         ew = st.f
         span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
         for key, v in (
-            ("reasoning_elicitation_rate", _get(ew[E_ELICIT])),
-            ("rubric_grading_rate", _get(ew[E_RUBRIC])),
-            ("single_turn_share", _get(ew[E_SINGLE], 0.5)),
-            ("template_reuse_rate", _get(ew[E_REUSE])),
-            ("mean_output_tokens", math.expm1(_get(ew[E_LOGOUT]))),
+            ("reasoning_elicitation_rate", or_default(ew[E_ELICIT])),
+            ("rubric_grading_rate", or_default(ew[E_RUBRIC])),
+            ("single_turn_share", or_default(ew[E_SINGLE], 0.5)),
+            ("template_reuse_rate", or_default(ew[E_REUSE])),
+            ("mean_output_tokens", math.expm1(or_default(ew[E_LOGOUT]))),
             ("active_hours_last_24h", float(st.active_hours_24())),
             ("requests_per_hour", st.n / span_h),
         ):

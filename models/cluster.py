@@ -8,6 +8,7 @@ reasoning-elicitation and single-turn requests, share of young accounts, synchro
 River's ``HalfSpaceTrees`` over standardised cluster features.
 
 >>> from models.config import ClusterSettings
+from models.scoring import clip, squash
 >>> m = ClusterModel(ClusterSettings())
 >>> st = ClusterState()
 >>> for i in range(25):
@@ -28,6 +29,7 @@ from river import anomaly, preprocessing
 
 from models.account import Reason, SubjectAlertState
 from models.config import ClusterSettings
+from models.scoring import clip, squash
 
 
 class MemberSummary:
@@ -108,10 +110,6 @@ class ClusterState(SubjectAlertState):
 
 
 _FIELDS = tuple(SubjectAlertState.__slots__) + tuple(ClusterState.__slots__)
-
-
-def _clip(x: float) -> float:
-    return 0.0 if x <= 0.0 else 1.0 if x >= 1.0 else x
 
 
 def _hours(m: MemberSummary) -> list[int]:
@@ -195,7 +193,7 @@ class ClusterModel:
             best = max(c + st.bursts.get(b + 1, 0) for b, c in st.bursts.items())
             burst = best / n_created
             mean_created = s[6] / n_created
-            young = _clip(1.0 - (now - mean_created) / 86400.0 / 30.0)
+            young = clip(1.0 - (now - mean_created) / 86400.0 / 30.0)
         else:
             burst = young = 0.0
         overlap = s[7] / m if m else 0.0
@@ -223,40 +221,40 @@ class ClusterModel:
         m = f["members"]
         if m < cs.min_members:
             return 0.0, []
-        size_e = _clip(math.log(m / (cs.min_members - 0.5)) / math.log(cs.full_size / (cs.min_members - 0.5)))
+        size_e = clip(math.log(m / (cs.min_members - 0.5)) / math.log(cs.full_size / (cs.min_members - 0.5)))
         ev = [
             ("cluster_members", m, size_e, cs.w_size, "accounts linked by shared rare attributes"),
             # A "burst" of three sign-ups is no evidence: scale by the size evidence.
             (
                 "creation_burst",
                 f["creation_burst"],
-                _clip((f["creation_burst"] - 0.5) / 0.4) * size_e,
+                clip((f["creation_burst"] - 0.5) / 0.4) * size_e,
                 cs.w_burst,
                 f"share of members created within {cs.burst_window_days:g} days",
             ),
             (
                 "template_overlap",
                 f["template_overlap"],
-                _clip((f["template_overlap"] - 0.3) / 0.5),
+                clip((f["template_overlap"] - 0.3) / 0.5),
                 cs.w_template_overlap,
                 "share of members whose main template 3+ members share",
             ),
-            ("reasoning_elicitation_share", f["elicit"], _clip((f["elicit"] - 0.1) / 0.5), cs.w_elicit, ""),
-            ("rubric_grading_share", f["rubric"], _clip((f["rubric"] - 0.05) / 0.3), cs.w_elicit / 2, ""),
-            ("single_turn_share", f["single"], _clip((f["single"] - 0.6) / 0.35), cs.w_single_turn, ""),
+            ("reasoning_elicitation_share", f["elicit"], clip((f["elicit"] - 0.1) / 0.5), cs.w_elicit, ""),
+            ("rubric_grading_share", f["rubric"], clip((f["rubric"] - 0.05) / 0.3), cs.w_elicit / 2, ""),
+            ("single_turn_share", f["single"], clip((f["single"] - 0.6) / 0.35), cs.w_single_turn, ""),
             ("young_accounts", f["young"], f["young"], cs.w_young, "1 = created today, 0 = 30+ days"),
-            ("mean_member_score", f["member_score"], _clip((f["member_score"] - 20.0) / 40.0), cs.w_member_score, ""),
+            ("mean_member_score", f["member_score"], clip((f["member_score"] - 20.0) / 40.0), cs.w_member_score, ""),
             (
                 "aggregate_requests_per_hour",
                 f["rate"],
-                _clip(math.log10(max(f["rate"], 1e-9) / 50.0) / 2.0),
+                clip(math.log10(max(f["rate"], 1e-9) / 50.0) / 2.0),
                 cs.w_volume,
                 "",
             ),
             (
                 "synchronised_activity",
                 f["sync"],
-                _clip((f["sync"] - 0.5) / 0.4),
+                clip((f["sync"] - 0.5) / 0.4),
                 cs.w_volume,
                 "mean share of members active in the same hour",
             ),
@@ -278,7 +276,7 @@ class ClusterModel:
         x = {k: (math.log1p(v) if k in ("members", "rate") else v) for k, v in f.items()}
         self.scaler.learn_one(x)
         z = self.scaler.transform_one(x)
-        u = {k: 1.0 / (1.0 + math.exp(-max(min(v, 30.0), -30.0))) for k, v in z.items()}
+        u = squash(z)
         score = self.hst.score_one(u) if self.pop_seen >= 100 else 0.0
         self.hst.learn_one(u)
         self.pop_seen += 1

@@ -37,6 +37,7 @@ from models.events import Reject, RequestEvent, parse_event
 from models.features import extract
 from models.linker import Linker, Membership
 from models.policy import AlertPolicy
+from models.scoring import anomaly_points, or_default
 
 Alert = dict[str, Any]
 LinkEvent = tuple[str, str, int, float]  # account, kind, value hash, ts
@@ -79,9 +80,9 @@ class AccountStage:
         return MemberSummary(
             acct,
             st.n,
-            _nz(ew[E_ELICIT]),
-            _nz(ew[E_RUBRIC]),
-            _nz(ew[E_SINGLE], 0.5),
+            or_default(ew[E_ELICIT]),
+            or_default(ew[E_RUBRIC]),
+            or_default(ew[E_SINGLE], 0.5),
             st.created_ts,
             st.first_ts,
             st.last_ts,
@@ -174,10 +175,6 @@ class _Lazy(list[Reason]):
         return super().__iter__()
 
 
-def _nz(v: float, default: float = 0.0) -> float:
-    return default if v != v else v
-
-
 class LinkerStage:
     """Wraps :class:`Linker`; one instance sees every link event."""
 
@@ -228,8 +225,8 @@ class ClusterStage:
         st.last_eval_ts = ts
         anomaly = self.model.learn_population(st, ts)
         score, reasons = self.model.score_one(st, ts)
-        if anomaly > 0.5 and self.s.anomaly_weight > 0:
-            pts = self.s.anomaly_weight * min((anomaly - 0.5) / 0.4, 1.0)
+        pts = anomaly_points(self.s.anomaly_weight, anomaly)
+        if pts > 0:
             score = min(score + pts, 100.0)
             reasons.append(Reason("cluster_anomaly", anomaly, 0.5, pts, "HalfSpaceTrees over clusters"))
             reasons.sort(key=lambda r: -r.points)

@@ -183,17 +183,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.set_defaults(func=cmd_replay)
 
-    _add_streaming(sub, with_config)
-    return p
+    from streams.commands import add_commands  # worker, enforce, actions, topics
 
-
-def _add_streaming(sub: Any, with_config: Any) -> None:
-    """Commands of the streaming runner (see streams/worker.py, streams/topics.py)."""
-    try:
-        from streams.commands import add_commands
-    except ImportError:  # pragma: no cover - present in the package
-        return
     add_commands(sub, with_config)
+    return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -129,7 +129,3 @@ def add_commands(sub: Any, with_config: Any) -> None:
     with_config(c)
     c.add_argument("--bootstrap", help="Kafka bootstrap servers (default: kafka.bootstrap_servers)")
     c.set_defaults(func=cmd_topics)
-
-
-if __name__ == "__main__":
-    sys.exit(0)
