@@ -89,7 +89,7 @@ def run_demo(
     summary.add_row("campaign accounts alerted", _pct(m["campaign_recall"]))
     summary.add_row(
         "benign accounts alerted",
-        f"{_pct(m['benign_flagged_share'])} ({len(m['benign_flagged'])} of {m['benign_accounts']:,})",
+        f"{_pct(m['benign_flagged_share'])} ({m['benign_flagged_count']} of {m['benign_accounts']:,})",
     )
     summary.add_row("median share of campaign requests before alert", _pct(m["median_share_before_alert"]))
     console.print(Panel(summary, title="distillguard demo"))

@@ -8,8 +8,8 @@ first alerted" is exact.
 >>> ev.observe_alert({"accounts": ["a"], "severity": "high", "ts": 2.0, "recommended_action": "verify"})
 >>> ev.observe_event("a", 3.0)
 >>> m = ev.metrics()
->>> m["campaign_recall"], m["campaigns"]["c1"]["share_requests_before_alert"]
-(1.0, 0.5)
+>>> m["campaign_recall"], m["campaigns"]["c1"]["share_requests_before_alert"], m["benign_flagged_count"]
+(1.0, 0.5, 0)
 """
 
 from __future__ import annotations
@@ -126,7 +126,8 @@ class Evaluator:
             "campaign_precision": tp / len(flagged) if flagged else None,
             "campaign_recall": tp / len(campaign_accounts) if campaign_accounts else None,
             "benign_flagged_share": len(fp_accounts) / len(benign) if benign else 0.0,
-            "benign_flagged": fp_accounts[:50],
+            "benign_flagged_count": len(fp_accounts),
+            "benign_flagged": fp_accounts[:50],  # the first 50, for a look
             "benign_suspended": sorted(self.suspended & benign)[:50],
             "benign_suspended_count": len(self.suspended & benign),
             "campaigns_detected": sum(1 for c in camps.values() if c["detected"]),

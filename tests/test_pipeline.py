@@ -95,3 +95,12 @@ def test_alerts_carry_the_accounts_organisations(small_sim: tuple[list[bytes], d
     for a in with_orgs:
         assert set(a["org_ids"]) <= set(a["accounts"])
         assert all(orgs[acct] == org for acct, org in a["org_ids"].items())
+
+
+def test_benign_flag_count_is_not_truncated() -> None:
+    ev = Evaluator({})
+    for i in range(120):
+        ev.observe_event(f"b{i}", 1.0)
+        ev.observe_alert({"accounts": [f"b{i}"], "severity": "medium", "ts": 2.0, "recommended_action": "verify"})
+    m = ev.metrics()
+    assert m["benign_flagged_count"] == 120 and len(m["benign_flagged"]) == 50
