@@ -4,6 +4,9 @@ import orjson
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import msgspec
+
+from models import events
 from models.events import MAX_EVENT_BYTES, Reject, RequestEvent, parse_event
 
 GOOD = {
@@ -91,3 +94,21 @@ def test_parser_gives_event_or_reason_on_arbitrary_objects(d: dict[str, object])
     if isinstance(out, Reject):
         field = out.reason.split(":", 1)[0]
         assert field == "(root)" or field in d or field in GOOD
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from([*GOOD, "prompt", "asn", "status", "messages", "n", "ip", "country"]), json_values))
+def test_fast_decoder_and_careful_validator_agree(d: dict[str, object]) -> None:
+    # The C decoder accepts exactly what the hand-written validator accepts, field for field.
+    raw = orjson.dumps({**GOOD, **d})
+    try:
+        fast: RequestEvent | None = events._decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        fast = None
+    try:
+        careful: RequestEvent | None = events._validate(orjson.loads(raw))
+    except events._Invalid:
+        careful = None
+    assert (fast is None) == (careful is None), (d, fast, careful)
+    if fast is not None and careful is not None:
+        assert fast.to_dict() == careful.to_dict()
