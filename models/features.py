@@ -26,6 +26,7 @@ import hashlib
 import math
 import re
 import zlib
+from collections.abc import Callable
 
 try:  # RE2 scans in linear time, a third of what `re` takes on these alternations
     import re2 as _re2  # type: ignore[import-untyped]
@@ -228,26 +229,16 @@ WINDOW = 12  # content words in the head and in the tail window
 _SALT = b"dg1"
 
 
-_KEYS: dict[str | bytes, int] = {}
-_KEYS_MAX = 200_000
+_NOT_CONTENT = 0xFFFFFFFF
+_KEY_SEED = 0x5BD1E995
 
 
-def _key(word: str | bytes) -> int:
-    # Cached: the vocabulary of a stream is small next to its length, and crc32 of an encoded
-    # word costs five dict look-ups. ASCII words arrive as bytes, others as str: same key.
-    k = _KEYS.get(word)
-    if k is None:
-        if len(_KEYS) >= _KEYS_MAX:
-            _KEYS.clear()
-        if len(word) < 3 or word in STOPWORDS or word in _BSTOPWORDS:
-            k = _KEYS[word] = _NOT_CONTENT
-            return k
-        raw = word if isinstance(word, bytes) else word.encode("utf-8", "surrogatepass")
-        k = _KEYS[word] = min(zlib.crc32(raw, 0x5BD1E995) or 1, _NOT_CONTENT - 1)
-    return k
+def _key(word: str) -> int:
+    return min(zlib.crc32(word.encode("utf-8", "surrogatepass"), _KEY_SEED) or 1, _NOT_CONTENT - 1)
 
 
-_NOT_CONTENT = 0xFFFFFFFF  # key of stop words and short tokens: never among the smallest
+# Stop words are recognised by their key (the C kernel compares keys, never strings).
+_STOP_KEYS = frozenset(_key(w) for w in STOPWORDS)
 
 
 def _window_keys(keys: list[int]) -> int:
@@ -259,40 +250,60 @@ def _window_keys(keys: list[int]) -> int:
     return ((lo1 * 0x9E3779B97F4A7C15) ^ (lo2 << 21) ^ (lo3 * 0xC2B2AE3D27D4EB4F)) & 0xFFFFFFFFFFFFFFFF or 1
 
 
-# Everything but letters (any script) becomes a space; then str.split does the tokenising.
-_SEPARATORS = str.maketrans(
-    {c: " " for c in map(chr, [*range(0x250), *range(0x3000, 0x3040), *range(0xFF00, 0xFF66)]) if not c.isalpha()}
-)
-# The same for ASCII text as bytes: bytes.translate and crc32 on bytes skip two conversions.
-_NON_ALPHA = bytes(c for c in range(256) if not chr(c).isalpha() or c >= 128)
-_BSEPARATORS = bytes.maketrans(_NON_ALPHA, b" " * len(_NON_ALPHA))
-_BSTOPWORDS = frozenset(w.encode() for w in STOPWORDS)
+def _bigram_script(ch: str) -> bool:
+    """Scripts written without spaces between words (Han, kana, Thai): cut into bigrams."""
+    c = ord(ch)
+    return (
+        0x4E00 <= c <= 0x9FFF or 0x3400 <= c <= 0x4DBF or 0xF900 <= c <= 0xFAFF or 0x3040 <= c <= 0x30FF
+    ) or 0x0E00 <= c <= 0x0E7F
 
 
-def _tokens(text: str) -> list[str] | list[bytes]:
-    """Tokens of lower-cased text: bytes for ASCII text (the fast path), else content words.
-
-    ASCII tokens keep stop words and short words (their key is ``_NOT_CONTENT``): filtering
-    them in Python would cost more than the rest of fingerprinting.
-    """
-    if text.isascii():
-        return text.encode().translate(_BSEPARATORS).split()
-    return content_words(text)
+def _words(text: str) -> list[tuple[str, bool]]:
+    """(word, is a bigram) for each run of letters; runs in a bigram script become bigrams."""
+    out: list[tuple[str, bool]] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if not ch.isalpha():
+            i += 1
+            continue
+        big = _bigram_script(ch)
+        j = i + 1
+        while j < n and text[j].isalpha() and _bigram_script(text[j]) == big:
+            j += 1
+        if big:
+            out.extend((text[p : p + 2], True) for p in range(i, j - 1, 2))
+        else:
+            out.append((text[i:j], False))
+        i = j
+    return out
 
 
 def content_words(text: str) -> list[str]:
-    """Content words of already lower-cased text (runs of CJK characters cut into bigrams)."""
-    out: list[str] = []
-    for w in text.translate(_SEPARATORS).split():
-        if len(w) < 3 or w in STOPWORDS:
-            if len(w) == 2 and not w.isascii():  # a two-character CJK word
-                out.append(w)
-            continue
-        if not w.isascii() and "\u4e00" <= w[0] <= "\u9fff":
-            out.extend(w[i : i + 2] for i in range(0, len(w) - 1, 2))
-        else:
-            out.append(w)
-    return out
+    """Content words of lower-cased text: words of 3+ letters but stop words, and CJK bigrams."""
+    return [w for w, big in _words(text) if big or (len(w) >= 3 and _key(w) not in _STOP_KEYS)]
+
+
+def _content_keys(text: str) -> list[int]:
+    return [_key(w) for w in content_words(text)]
+
+
+def _py_fingerprints(text: str) -> tuple[int, int]:
+    """(head, tail) fingerprints of lower-cased text: the reference the C kernel follows."""
+    # Templates keep their constant text at the start and/or the end, with the slots between.
+    keys = _content_keys(text) if len(text) <= 1200 else _content_keys(text[:400]) + _content_keys(text[-400:])
+    if len(keys) <= WINDOW:
+        return (_window_keys(keys), 0)
+    return (_window_keys(keys[:WINDOW]), _window_keys(keys[-WINDOW:]))
+
+
+try:  # the same computation in C (models/_textkernel.c), 10x faster; Python if not built
+    from models import _textkernel  # type: ignore[attr-defined]
+
+    _textkernel.set_stop_keys(tuple(sorted(_STOP_KEYS)))
+    _fingerprints: Callable[[str], tuple[int, int]] = _textkernel.fingerprints
+except ImportError:  # pragma: no cover - exercised by the equivalence test with the fallback
+    _fingerprints = _py_fingerprints
 
 
 def template_fingerprints(text: str | None) -> tuple[int, int]:
@@ -300,22 +311,6 @@ def template_fingerprints(text: str | None) -> tuple[int, int]:
     if not text:
         return (0, 0)
     return _fingerprints(text.lower())
-
-
-def _fingerprints(text: str) -> tuple[int, int]:
-    # Templates keep their constant text at the start and/or the end, with the slots between.
-    words: list[str] | list[bytes] = (
-        _tokens(text) if len(text) <= 1200 else _tokens(text[:400]) + _tokens(text[-400:])  # type: ignore[operator]
-    )
-    if words and isinstance(words[0], bytes):
-        # Keep content words only (the keys of the others are _NOT_CONTENT).
-        get = _KEYS.get
-        keys = [k for k in [get(w) or _key(w) for w in words] if k != _NOT_CONTENT]
-    else:
-        keys = [_key(w) for w in words]
-    if len(keys) <= WINDOW:
-        return (_window_keys(keys), 0)
-    return (_window_keys(keys[:WINDOW]), _window_keys(keys[-WINDOW:]))
 
 
 def template_similarity(a: str, b: str, perms: int = 64) -> float:
@@ -332,6 +327,7 @@ def template_similarity(a: str, b: str, perms: int = 64) -> float:
 
 
 _VALUES: dict[str, dict[str, int]] = {}
+_VALUES_MAX = 200_000  # cached values per kind
 
 
 def value_hash(kind: str, value: str) -> int:
@@ -341,7 +337,7 @@ def value_hash(kind: str, value: str) -> int:
         cache = _VALUES[kind] = {}
     h = cache.get(value)
     if h is None:
-        if len(cache) >= _KEYS_MAX:
+        if len(cache) >= _VALUES_MAX:
             cache.clear()
         h = cache[value] = _value_hash(kind, value)
     return h

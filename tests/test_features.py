@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
+
+from models import features
 from models.events import parse_event
 from models.features import (
     content_words,
@@ -92,3 +97,34 @@ def test_extract_uses_fingerprint_when_text_absent() -> None:
     f = extract(e)  # type: ignore[arg-type]
     assert f.tpl_head != 0 and f.tpl_tail == 0 and f.single_turn is True
     assert [k for k, _ in f.links] == ["payment", "ip24", "asn_ua"]
+
+
+def test_cjk_prompts_get_fingerprints_from_bigrams() -> None:
+    tpl = (
+        "你是一位非常严谨而且耐心的数学老师，擅长把复杂的问题讲清楚。请解答下面的题目：{}。"
+        "请一步一步地思考，写出完整的推理过程，最后给出答案并检查每一步。"
+    )
+    fps = {template_fingerprints(tpl.format(q)) for q in ("三加五等于几", "证明素数有无穷多个", "求圆的面积")}
+    assert len(fps) == 1 and 0 not in next(iter(fps))
+    assert template_fingerprints("今天天气很好，我们去公园散步吧，顺便买点水果回家。")[0] not in next(iter(fps))
+
+
+def test_the_c_kernel_is_built() -> None:
+    # `make test` builds the extension; a silent fallback would make replay 3x slower.
+    assert features._fingerprints is not features._py_fingerprints
+
+
+_texts = st.text(
+    alphabet=st.characters(codec="utf-8") | st.sampled_from("abcdefgh 一步思考过程の日本タイไทย.,!éß"),
+    max_size=1500,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_texts)
+@example("the " * 400 + "quick brown fox jumps over lazy dogs again and again " * 30)
+@example("一步一步思考过程" * 200)
+def test_c_kernel_and_python_reference_agree(text: str) -> None:
+    kernel = pytest.importorskip("models._textkernel")
+    low = text.lower()
+    assert kernel.fingerprints(low) == features._py_fingerprints(low)
