@@ -9,7 +9,6 @@ and scored on account summaries (every ``summary_every`` events), not on every e
 
 >>> from models.config import AccountSettings
 >>> from models.features import RequestFeatures
-from models.scoring import anomaly_points, clip, or_default, squash
 >>> model = AccountModel(AccountSettings())
 >>> state = AccountState(created_ts=0.0)
 >>> f = RequestFeatures.__new__(RequestFeatures)
@@ -32,10 +31,11 @@ import zlib
 from array import array
 from typing import Any
 
-from river import anomaly, preprocessing
+from river import preprocessing
 
 from models.config import AccountSettings
 from models.features import RequestFeatures
+from models.population import FusedHalfSpaceTrees
 from models.scoring import anomaly_points, clip, or_default, squash
 
 # AccountState.f (float64): EW statistics, then times and scores
@@ -49,9 +49,9 @@ _NQ = Q_HOURS + 1
 # AccountState.u (uint32): recent event ids, template counts / content / last use, rotations,
 # counters and alert-policy memory
 U_IDS, U_CNT, U_CONTENT, U_LASTUSE, U_ROT = 0, 8, 8 + _TPL_K, 8 + 2 * _TPL_K, 8 + 3 * _TPL_K
-U_REUSED, U_HOUR_BASE, U_BAND, U_SEQ, U_MEMBERS = range(U_ROT + 4, U_ROT + 9)
-_NU = U_MEMBERS + 1
-_EMITTED = 1 << 31  # flag in a template's count: already reported to the linker
+# U_EMITTED: bit i set once template slot i has been reported to the linker as systematic
+U_REUSED, U_HOUR_BASE, U_BAND, U_SEQ, U_MEMBERS, U_EMITTED = range(U_ROT + 4, U_ROT + 10)
+_NU = U_EMITTED + 1
 _NAN = float("nan")
 _LINK_SLOTS = {"payment": 0, "system_prompt": 2, "ip24": 4, "ip48": 4, "asn_ua": 6}
 _SLOW = 0.005  # fading of the long-memory elicitation rate (own-history baseline)
@@ -103,6 +103,13 @@ class SubjectAlertState:
         self.last_alert_members = 0
 
 
+_F0 = array("d", [_NAN] * _NF)
+_F0[F_FIRST] = _F0[F_LAST] = _F0[F_SCORE] = _F0[F_ANOMALY] = 0.0
+_F0[F_ALERT_TS] = _F0[F_CREATED] = -1.0
+_Q0 = array("Q", bytes(8 * _NQ))
+_U0 = array("I", bytes(4 * _NU))
+
+
 class AccountState:
     """State of one account: three packed arrays (see the ``F_``, ``Q_``, ``U_`` indices).
 
@@ -114,13 +121,11 @@ class AccountState:
 
     def __init__(self, created_ts: float | None = None) -> None:
         self.n = 0
-        self.f = array("d", [_NAN] * _NF)
-        f = self.f
-        f[F_FIRST] = f[F_LAST] = f[F_SCORE] = f[F_ANOMALY] = 0.0
-        f[F_ALERT_TS] = -1.0
-        f[F_CREATED] = -1.0 if created_ts is None else created_ts
-        self.q = array("Q", bytes(8 * _NQ))
-        self.u = array("I", bytes(4 * _NU))
+        self.f = f = _F0[:]  # copies of blank arrays: cheaper than building them
+        if created_ts is not None:
+            f[F_CREATED] = created_ts
+        self.q = _Q0[:]
+        self.u = _U0[:]
         self.cluster: str | None = None
         self.org: str | None = None  # the account's organisation (enforcement allowlists)
 
@@ -147,9 +152,8 @@ class AccountState:
         """True if this id was among the account's recent events; remembers it otherwise."""
         h = zlib.crc32(event_id.encode("utf-8", "surrogatepass")) or 1
         u = self.u
-        for i in range(U_IDS, U_IDS + 8):
-            if u[i] == h:
-                return True
+        if h in u[U_IDS : U_IDS + 8]:  # a C-speed scan of a small copy
+            return True
         u[U_IDS + self.n % 8] = h
         return False
 
@@ -157,18 +161,9 @@ class AccountState:
         return (self.q[Q_HOURS] & 0xFFFFFF).bit_count()
 
     def top_template(self) -> int:
-        q, u = self.q, self.u
-        best, best_c = 0, 0
-        for i in range(_TPL_K):
-            c = u[U_CNT + i] & ~_EMITTED
-            if c > best_c:
-                best, best_c = q[Q_TPL + i], c
-        return best
-
-
-def _ew(ew: array, i: int, x: float, a: float) -> None:
-    m = ew[i]
-    ew[i] = x if m != m else m + a * (x - m)  # m != m: NaN, first value
+        counts = self.u[U_CNT : U_CNT + _TPL_K]
+        best = max(counts)
+        return self.q[Q_TPL + counts.index(best)] if best else 0
 
 
 class AccountModel:
@@ -183,15 +178,13 @@ class AccountModel:
     def __init__(self, settings: AccountSettings) -> None:
         self.s = settings
         self.scaler = preprocessing.StandardScaler()
-        self.hst = anomaly.HalfSpaceTrees(
+        self.hst = FusedHalfSpaceTrees(
             n_trees=settings.hst_trees,
             height=settings.hst_height,
             window_size=settings.hst_window,
             seed=7,
         )
         self.pop_seen = 0
-        # Population baselines for the reasons (EW means over account summaries).
-        self.baseline = dict.fromkeys(_BASELINE_KEYS, 0.0)
 
     # -- learning -----------------------------------------------------------------------------
     def learn_one(self, st: AccountState, f: RequestFeatures, ts: float) -> list[tuple[str, int]]:
@@ -215,13 +208,25 @@ class AccountModel:
         if ts > ew[F_LAST]:
             ew[F_LAST] = ts
         st.n += 1
-        _ew(ew, E_ELICIT, 1.0 if f.elicit else 0.0, a)
-        _ew(ew, E_ELICIT_SLOW, 1.0 if f.elicit else 0.0, _SLOW)
-        _ew(ew, E_RUBRIC, 1.0 if f.rubric else 0.0, a)
+        # The EW means, inlined (this runs on every event): m != m is NaN, the first value.
+        x = 1.0 if f.elicit else 0.0
+        m = ew[E_ELICIT]
+        ew[E_ELICIT] = x if m != m else m + a * (x - m)
+        m = ew[E_ELICIT_SLOW]
+        ew[E_ELICIT_SLOW] = x if m != m else m + _SLOW * (x - m)
+        x = 1.0 if f.rubric else 0.0
+        m = ew[E_RUBRIC]
+        ew[E_RUBRIC] = x if m != m else m + a * (x - m)
         if f.single_turn is not None:
-            _ew(ew, E_SINGLE, 1.0 if f.single_turn else 0.0, a)
-        _ew(ew, E_LOGOUT, f.log_out, a)
-        _ew(ew, E_LOGIN, f.log_in, a)
+            x = 1.0 if f.single_turn else 0.0
+            m = ew[E_SINGLE]
+            ew[E_SINGLE] = x if m != m else m + a * (x - m)
+        x = f.log_out
+        m = ew[E_LOGOUT]
+        ew[E_LOGOUT] = x if m != m else m + a * (x - m)
+        x = f.log_in
+        m = ew[E_LOGIN]
+        ew[E_LOGIN] = x if m != m else m + a * (x - m)
 
         q, u = st.q, st.u
         hour = int(ts // 3600.0)
@@ -239,7 +244,9 @@ class AccountModel:
                 reused = True
         if reused:
             u[U_REUSED] += 1
-        _ew(ew, E_REUSE, 1.0 if reused else 0.0, a)
+        x = 1.0 if reused else 0.0
+        m = ew[E_REUSE]
+        ew[E_REUSE] = x if m != m else m + a * (x - m)
         # A template is systematic for an account that reuses templates for a good share of its
         # traffic (a template-driven account) and has used this one repeatedly; a person who
         # re-sends a popular prompt now and then is neither.
@@ -281,7 +288,7 @@ class AccountModel:
 
     def _uses(self, st: AccountState, fp: int) -> int:
         i = self._slot(st, fp)
-        return 0 if i < 0 else st.u[U_CNT + i] & ~_EMITTED
+        return 0 if i < 0 else st.u[U_CNT + i]
 
     def _mark_systematic(self, st: AccountState, fp: int) -> bool:
         """True the first time a template with enough uses is reported as systematic."""
@@ -289,10 +296,10 @@ class AccountModel:
         if i < 0:
             return False
         u = st.u
-        c = u[U_CNT + i]
-        if c & _EMITTED or c < self.s.template_systematic_uses:
+        bit = 1 << i
+        if u[U_EMITTED] & bit or u[U_CNT + i] < self.s.template_systematic_uses:
             return False
-        u[U_CNT + i] = c | _EMITTED
+        u[U_EMITTED] |= bit
         return True
 
     def _template(self, st: AccountState, fp: int, content: int) -> bool:
@@ -312,11 +319,14 @@ class AccountModel:
             u[U_CONTENT + i] = content
             u[U_CNT + i] += 1
             return True
-        victim, victim_key = 0, (1 << 62)
-        for i in range(_TPL_K):
-            key = ((u[U_CNT + i] & ~_EMITTED) << 32) | u[U_LASTUSE + i]
-            if key < victim_key:
-                victim, victim_key = i, key
+        counts = u[U_CNT : U_CNT + _TPL_K]
+        least = min(counts)
+        if counts.count(least) == 1:
+            victim = counts.index(least)
+        else:  # the least recently used among the least used (the first of equals)
+            last = u[U_LASTUSE : U_LASTUSE + _TPL_K]
+            victim = min((i for i in range(_TPL_K) if counts[i] == least), key=last.__getitem__)
+        u[U_EMITTED] &= ~(1 << victim)
         q[Q_TPL + victim] = fp
         u[U_CNT + victim] = 1
         u[U_CONTENT + victim] = content
@@ -384,11 +394,12 @@ class AccountModel:
         anomaly_score = st.anomaly
         reasons: list[Reason] = []
         total = 0.0
+        baseline = self.population_baseline()
         for name, value, e, w, detail in self.evidence(st):
             pts = e * w
             if pts > 0.0:
                 total += pts
-                reasons.append(Reason(name, value, self.baseline.get(name), pts, detail))
+                reasons.append(Reason(name, value, baseline.get(name), pts, detail))
         pts = anomaly_points(self.s.anomaly_weight, anomaly_score)
         if pts > 0.0:
             total += pts
@@ -424,32 +435,28 @@ class AccountModel:
         u = squash(z)
         # A model still warming up (a fresh worker, a partition taken over) has no opinion yet:
         # the account keeps the anomaly score it carries in its state.
-        score = self.hst.score_one(u) if self.pop_seen >= self.s.hst_window else st.anomaly
-        self.hst.learn_one(u)
+        if self.pop_seen >= self.s.hst_window:
+            score = self.hst.score_learn_one(u)
+        else:
+            score = st.anomaly
+            self.hst.learn_one(u)
         self.pop_seen += 1
-        b = self.baseline
-        a = 0.01
-        ew = st.f
-        span_h = max((st.last_ts - st.first_ts) / 3600.0, 1.0)
-        for key, v in (
-            ("reasoning_elicitation_rate", or_default(ew[E_ELICIT])),
-            ("rubric_grading_rate", or_default(ew[E_RUBRIC])),
-            ("single_turn_share", or_default(ew[E_SINGLE], 0.5)),
-            ("template_reuse_rate", or_default(ew[E_REUSE])),
-            ("mean_output_tokens", math.expm1(or_default(ew[E_LOGOUT]))),
-            ("active_hours_last_24h", float(st.active_hours_24())),
-            ("requests_per_hour", st.n / span_h),
-        ):
-            b[key] += a * (v - b[key]) if self.pop_seen > 1 else v - b[key]
         return float(score)
 
+    def population_baseline(self) -> dict[str, float]:
+        """The population's mean of each behaviour (shown next to an alert's values).
 
-_BASELINE_KEYS = (
-    "reasoning_elicitation_rate",
-    "rubric_grading_rate",
-    "single_turn_share",
-    "template_reuse_rate",
-    "mean_output_tokens",
-    "active_hours_last_24h",
-    "requests_per_hour",
-)
+        Read from the scaler's running means over account summaries: no upkeep per summary.
+        """
+        m = self.scaler.means
+        if not m:
+            return {}
+        return {
+            "reasoning_elicitation_rate": m["elicit"],
+            "rubric_grading_rate": m["rubric"],
+            "single_turn_share": m["single"],
+            "template_reuse_rate": m["reuse"],
+            "mean_output_tokens": math.expm1(m["logout"]),
+            "active_hours_last_24h": m["hours"],
+            "requests_per_hour": math.expm1(m["lograte"]),
+        }

@@ -8,7 +8,6 @@ reasoning-elicitation and single-turn requests, share of young accounts, synchro
 River's ``HalfSpaceTrees`` over standardised cluster features.
 
 >>> from models.config import ClusterSettings
-from models.scoring import clip, squash
 >>> m = ClusterModel(ClusterSettings())
 >>> st = ClusterState()
 >>> for i in range(25):
@@ -25,10 +24,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from river import anomaly, preprocessing
+from river import preprocessing
 
 from models.account import Reason, SubjectAlertState
 from models.config import ClusterSettings
+from models.population import FusedHalfSpaceTrees
 from models.scoring import clip, squash
 
 
@@ -129,7 +129,7 @@ class ClusterModel:
     def __init__(self, settings: ClusterSettings) -> None:
         self.s = settings
         self.scaler = preprocessing.StandardScaler()
-        self.hst = anomaly.HalfSpaceTrees(n_trees=10, height=6, window_size=100, seed=11)
+        self.hst = FusedHalfSpaceTrees(n_trees=10, height=6, window_size=100, seed=11)
         self.pop_seen = 0
 
     def _bucket(self, created_ts: float) -> int:
@@ -277,7 +277,10 @@ class ClusterModel:
         self.scaler.learn_one(x)
         z = self.scaler.transform_one(x)
         u = squash(z)
-        score = self.hst.score_one(u) if self.pop_seen >= 100 else 0.0
-        self.hst.learn_one(u)
+        if self.pop_seen >= 100:
+            score = self.hst.score_learn_one(u)
+        else:
+            score = 0.0
+            self.hst.learn_one(u)
         self.pop_seen += 1
         return float(score)

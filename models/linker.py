@@ -42,6 +42,10 @@ class Linker:
         self.values: dict[str, dict[tuple[str, int], bool]] = {}
         self.systematic_count: dict[tuple[str, int], int] = {}
         self.merges = 0
+        self._caps: dict[str, tuple[int, int]] = {}  # kind -> (soft cap, hard cap)
+        # kind -> (weight, cap on the evidence of that kind): several templates count up to twice
+        # the weight, other kinds once.
+        self._weights = {k: (w, 2.0 * w if k.startswith("template") else w) for k, w in settings.weights.items()}
 
     # -- union-find ---------------------------------------------------------------------------
     def find(self, a: str) -> str:
@@ -100,9 +104,14 @@ class Linker:
 
     # -- evidence -----------------------------------------------------------------------------
     def rarity(self, kind: str, holders: int) -> float:
-        base = "ip" if kind in ("ip24", "ip48") else kind
-        soft = self.s.soft_cap.get(kind, self.s.soft_cap.get(base, 8))
-        hard = self.s.hard_cap.get(kind, self.s.hard_cap.get(base, 64))
+        caps = self._caps.get(kind)
+        if caps is None:
+            base = "ip" if kind in ("ip24", "ip48") else kind
+            caps = self._caps[kind] = (
+                self.s.soft_cap.get(kind, self.s.soft_cap.get(base, 8)),
+                self.s.hard_cap.get(kind, self.s.hard_cap.get(base, 64)),
+            )
+        soft, hard = caps
         if holders <= soft:
             return 1.0
         if holders >= hard:
@@ -113,7 +122,7 @@ class Linker:
         va, vb = self.values.get(a, {}), self.values.get(b, {})
         if len(vb) < len(va):
             va, vb = vb, va
-        w = self.s.weights
+        weights = self._weights
         per_kind: dict[str, float] = {}
         for key, sys_a in va.items():
             sys_b = vb.get(key)
@@ -127,9 +136,9 @@ class Linker:
                     and (not (sys_a or sys_b) or self.systematic_count.get(key, 0) < self.s.established_template)
                 ):
                     continue
-                e = w.get(kind, 0.0) * self.rarity(kind, self.holder_count.get(key, 0))
-                # Kinds are independent evidence; several templates count up to twice the weight.
-                cap = 2.0 * w.get(kind, 0.0) if kind.startswith("template") else w.get(kind, 0.0)
+                w, cap = weights.get(kind, (0.0, 0.0))
+                e = w * self.rarity(kind, self.holder_count.get(key, 0))
+                # Kinds are independent evidence, each up to its cap.
                 per_kind[kind] = min(per_kind.get(kind, 0.0) + e, cap)
         return sum(per_kind.values())
 
@@ -166,13 +175,17 @@ class Linker:
         changes: list[Membership] = []
         if self.rarity(kind, count) > 0.0:
             threshold = self.s.threshold
-            root = self.find(account)
+            parent = self.parent
+            find = self.find
+            root = find(account)
             for other in holders:
-                if self.find(other) == root:
+                p = parent[other]
+                # Most holders point straight at their root (path compression): skip find().
+                if p == root or (p != other and find(other) == root):
                     continue
                 if self.pair_evidence(account, other) >= threshold:
                     changes.extend(self._union(account, other))
-                    root = self.find(account)
+                    root = find(account)
         if known is not None:
             pass  # an upgrade to systematic: already a holder
         elif len(holders) < self.s.max_holders_kept:

@@ -92,3 +92,26 @@ def test_score_reasons_sum_to_score() -> None:
     assert abs(score - sum(r.points for r in reasons)) < 1e-6
     assert abs(score - model.score_value(st)) < 1e-9
     assert reasons[0].feature == "reasoning_elicitation_rate"
+
+
+def test_fused_half_space_trees_equal_score_then_learn() -> None:
+    import copy
+    import random
+
+    from river import anomaly
+
+    from models.population import FusedHalfSpaceTrees
+
+    rng = random.Random(5)
+    fused = FusedHalfSpaceTrees(n_trees=4, height=5, window_size=30, seed=9)
+    plain = anomaly.HalfSpaceTrees(n_trees=4, height=5, window_size=30, seed=9)
+    for i in range(200):
+        x = {"a": rng.random() ** 3, "b": rng.random(), "c": 0.5 if i % 7 else 0.99}
+        expected = plain.score_one(x)
+        plain.learn_one(x)
+        assert fused.score_learn_one(x) == expected
+    masses = [[(n.l_mass, n.r_mass) for n in nodes] for nodes in fused._tree_nodes]
+    assert masses == [[(n.l_mass, n.r_mass) for n in nodes] for nodes in plain._tree_nodes]
+    assert copy.deepcopy(fused).score_one({"a": 0.1, "b": 0.2, "c": 0.5}) == plain.score_one(
+        {"a": 0.1, "b": 0.2, "c": 0.5}
+    )
