@@ -297,7 +297,7 @@ def _py_fingerprints(text: str) -> tuple[int, int]:
     return (_window_keys(keys[:WINDOW]), _window_keys(keys[-WINDOW:]))
 
 
-try:  # the same computation in C (models/_textkernel.c), 10x faster; Python if not built
+try:  # the same computation in C (models/_textkernel.c), ~20x faster; Python if not built
     from models import _textkernel  # type: ignore[attr-defined]
 
     _textkernel.set_stop_keys(tuple(sorted(_STOP_KEYS)))
