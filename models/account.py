@@ -184,7 +184,6 @@ class AccountModel:
             window_size=settings.hst_window,
             seed=7,
         )
-        self.pop_seen = 0
 
     # -- learning -----------------------------------------------------------------------------
     def learn_one(self, st: AccountState, f: RequestFeatures, ts: float) -> list[tuple[str, int]]:
@@ -435,12 +434,11 @@ class AccountModel:
         u = squash(z)
         # A model still warming up (a fresh worker, a partition taken over) has no opinion yet:
         # the account keeps the anomaly score it carries in its state.
-        if self.pop_seen >= self.s.hst_window:
+        if self.hst.ready:
             score = self.hst.score_learn_one(u)
         else:
             score = st.anomaly
             self.hst.learn_one(u)
-        self.pop_seen += 1
         return float(score)
 
     def population_baseline(self) -> dict[str, float]:

@@ -130,7 +130,6 @@ class ClusterModel:
         self.s = settings
         self.scaler = preprocessing.StandardScaler()
         self.hst = FusedHalfSpaceTrees(n_trees=10, height=6, window_size=100, seed=11)
-        self.pop_seen = 0
 
     def _bucket(self, created_ts: float) -> int:
         return int(created_ts // (self.s.burst_window_days * 43200.0))
@@ -277,10 +276,5 @@ class ClusterModel:
         self.scaler.learn_one(x)
         z = self.scaler.transform_one(x)
         u = squash(z)
-        if self.pop_seen >= 100:
-            score = self.hst.score_learn_one(u)
-        else:
-            score = 0.0
-            self.hst.learn_one(u)
-        self.pop_seen += 1
+        score = self.hst.score_learn_one(u)  # 0 until the model has learnt a first window
         return float(score)

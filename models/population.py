@@ -26,10 +26,14 @@ from river import anomaly
 class FusedHalfSpaceTrees(anomaly.HalfSpaceTrees):
     """``HalfSpaceTrees`` with :meth:`score_learn_one`."""
 
+    @property
+    def ready(self) -> bool:
+        """True once a first window has been learnt: before, River's ``score_one`` says 0."""
+        return bool(self.trees) and not self._first_window
+
     def score_learn_one(self, x: dict[str, Any]) -> float:
         """``score_one(x)`` then ``learn_one(x)``, in one walk per tree."""
-        if not self.trees or self._first_window:
-            # Nothing to score against yet (River's score_one returns 0 in the first window).
+        if not self.ready:
             self.learn_one(x)
             return 0.0
         size_limit = 0.1 * self.window_size
