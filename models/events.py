@@ -17,14 +17,15 @@ the field and the problem. Unknown fields are ignored. Parsing never raises on i
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import orjson
 
 MAX_EVENT_BYTES = 1 << 20  # largest message accepted (bigger than any valid event)
 
-STATUSES = frozenset({"ok", "error", "rate_limited"})
+Status = Literal["ok", "error", "rate_limited"]
+STATUSES = frozenset(get_args(Status))
 
 
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
@@ -63,7 +64,7 @@ class RequestEvent(msgspec.Struct, kw_only=True, gc=False):
     max_tokens: _Count | None = None
     temperature: _NonNeg | None = None
     n: Annotated[int, msgspec.Meta(ge=1)] | None = None
-    status: Literal["ok", "error", "rate_limited"] | None = None
+    status: Status | None = None
     latency_ms: _NonNeg | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,7 +206,7 @@ def _status(d: dict[str, Any]) -> Any:
     status = d.get("status")
     if status is not None and (type(status) is not str or status not in STATUSES):
         shown = status if type(status) is str and len(status) <= 32 else type(status).__name__
-        raise _Invalid(f"status: unknown value {shown!r}; expected one of ok, error, rate_limited")
+        raise _Invalid(f"status: unknown value {shown!r}; expected one of {', '.join(get_args(Status))}")
     return status
 
 
