@@ -36,6 +36,7 @@ from models.config import Settings
 from models.events import Reject, parse_event
 from models.pipeline import AccountStage, ClusterStage, LinkerStage, partition_of
 from streams.logs import get_logger
+from streams.offsets import App, PartitionOrder, SafeCommitConsumer
 
 log = get_logger("distillguard.worker")
 
@@ -139,7 +140,7 @@ class Worker:
         self.counters: Counter[str] = Counter()
         self.started = time.time()
         port = w.web_port if web_port is None else web_port
-        self.app = faust.App(
+        self.app = App(
             w.app_id,
             broker=_faust_broker(self.bootstrap),
             store="memory://",  # write-back goes through the store's mapping; recovery via changelog
@@ -177,7 +178,8 @@ class Worker:
         self.account_stages: dict[int, AccountStage] = {}
         self.cluster_stages: dict[int, ClusterStage] = {}
         self.linker = LinkerStage(settings)
-        self.linker_resume: int | None = None  # rebuild the linker before this offset
+        self.linker_resume: int | None = None  # next link offset; None: rebuild from the log first
+        self.order = PartitionOrder()
 
         app.agent(self.t_in, name="account-stage")(self._account_agent)
         app.agent(self.t_links, name="linker-stage")(self._linker_agent)
@@ -185,6 +187,7 @@ class Worker:
         app.on_partitions_revoked.connect(self._on_revoked)  # type: ignore[arg-type]
         app.on_partitions_assigned.connect(self._on_assigned)  # type: ignore[arg-type]
         app.timer(30.0)(self._log_counters)
+        app.timer(self.order.reseek_s)(self._refetch_holes)
         if port > 0:
             app.page("/metrics")(self._metrics_page)
 
@@ -222,9 +225,60 @@ class Worker:
         # of the last batch, so dropping them is safe; they reload from the table.
         self.accounts.clear()
         self.clusters.clear()
+        self.order.reset()
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         self.linker_resume = None  # rebuild from the log before the next batch
+        # Where each input partition resumes: the group's committed offsets are final once a
+        # new generation assigns them, and the first message delivered must be that one.
+        k = self.settings.kafka
+        inputs = {k.requests_topic, k.membership_topic, k.links_topic, k.summaries_topic}
+        tps = [tp for tp in assigned if tp.topic in inputs]
+        try:
+            committed = await asyncio.get_running_loop().run_in_executor(None, self._committed_offsets, tps)
+        except Exception as exc:  # the first delivery per partition then sets where it starts
+            log.warning("could not read committed offsets", error=str(exc))
+            committed = {}
+        self.order.reset()
+        for tp in tps:
+            self.order.start(tp, committed.get((tp.topic, tp.partition)))
+
+    def _committed_offsets(self, tps: list[Any]) -> dict[tuple[str, int], int]:
+        if not tps:
+            return {}
+        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.settings.worker.app_id})
+        try:
+            got = c.committed([TopicPartition(tp.topic, tp.partition) for tp in tps], timeout=10.0)
+            return {(t.topic, t.partition): t.offset for t in got if t.offset >= 0}
+        finally:
+            c.close()
+
+    def _in_order(self, msg: Any) -> bool:
+        """False for a message that arrived ahead of its partition's next offset (held back)."""
+        consumer: SafeCommitConsumer = self.app.consumer  # type: ignore[assignment]
+        tp = msg.tp
+        order = self.order
+        if tp not in order.expected:
+            order.start(tp, consumer.committed(tp))
+        if order.admit(tp, msg.offset):
+            if order.jumps:
+                for jtp, start, end in order.take_jumps():
+                    consumer.mark_gap(jtp, start, end)
+                    self.counters["offset_gaps"] += 1
+                    log.error("offsets never delivered; moving on", partition=str(jtp), first=start, end=end)
+            return True
+        consumer.hold_back(msg)
+        self.counters["held_back"] += 1
+        return False
+
+    async def _refetch_holes(self) -> None:
+        """Seek partitions that jumped back to their next expected offset."""
+        consumer = self.app.consumer
+        for tp, offset in self.order.take_seeks():
+            if tp in consumer.assignment():
+                self.counters["refetches"] += 1
+                log.warning("partition jumped ahead; fetching again", partition=str(tp), offset=offset)
+                await consumer.seek(tp, offset)
 
     async def _log_counters(self) -> None:
         log.info("worker counters", **dict(self.counters))
@@ -241,12 +295,16 @@ class Worker:
         async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
             for event in events:
                 msg = event.message
+                if not self._in_order(msg):
+                    continue
                 if msg.topic == k.membership_topic:
                     self._membership(msg.value, msg.partition)
                 else:
                     self._request(msg.value, msg.key, msg.partition, msg.offset)
             self.accounts.flush()
             self.counters["batches.account"] += 1
+            if self.order.ahead_since:
+                await self._refetch_holes()
 
     def _request(self, raw: bytes, key: bytes | None, partition: int, offset: int) -> None:
         ev = parse_event(raw)
@@ -296,11 +354,21 @@ class Worker:
     async def _linker_agent(self, stream: Any) -> None:
         w = self.settings.worker
         async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
-            if self.linker_resume is None and events:
+            events = [e for e in events if self._in_order(e.message)]
+            if self.order.ahead_since:
+                await self._refetch_holes()
+            if not events:
+                continue
+            if self.linker_resume is None:
                 first = events[0].message.offset
                 await asyncio.get_running_loop().run_in_executor(None, self._rebuild_linker, first)
                 self.linker_resume = first
             for event in events:
+                off = event.message.offset
+                if off < self.linker_resume:  # fetched again after a seek: already applied
+                    self.counters["redelivered_skipped"] += 1
+                    continue
+                self.linker_resume = off + 1
                 d = orjson.loads(event.message.value)
                 for acct, cid in self.linker.process((d["a"], d["k"], int(d["v"]), d["ts"])):
                     self._send(self.t_membership, acct, orjson.dumps({"a": acct, "c": cid, "ts": d["ts"]}))
@@ -350,6 +418,8 @@ class Worker:
         async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
             for event in events:
                 msg = event.message
+                if not self._in_order(msg):
+                    continue
                 d = orjson.loads(msg.value)
                 cid = d["c"]
                 if self.clusters.applied(cid) >= msg.offset:
@@ -362,6 +432,8 @@ class Worker:
                 self.clusters.touch(cid, msg.partition, msg.offset)
             self.clusters.flush()
             self.counters["batches.cluster"] += 1
+            if self.order.ahead_since:
+                await self._refetch_holes()
 
 
 def run_worker(

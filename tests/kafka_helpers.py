@@ -110,13 +110,14 @@ class KafkaEnv:
                 except (subprocess.TimeoutExpired, ProcessLookupError):
                     os.killpg(p.pid, signal.SIGKILL)
 
-    def lag(self) -> int:
-        """Messages the worker group has not committed yet, over its input topics."""
+    def lag(self, topics: tuple[str, ...] | None = None) -> int:
+        """Messages the worker group has not committed yet, over its input topics (or ``topics``)."""
         group = self.settings.worker.app_id
         c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": group, "enable.auto.commit": False})
+        topics = topics or (self.k.requests_topic, self.k.membership_topic, self.k.links_topic, self.k.summaries_topic)
         try:
             total = 0
-            for topic in (self.k.requests_topic, self.k.membership_topic, self.k.links_topic, self.k.summaries_topic):
+            for topic in topics:
                 meta = c.list_topics(topic, timeout=10).topics[topic]
                 tps = [TopicPartition(topic, p) for p in meta.partitions]
                 committed = c.committed(tps, timeout=10)

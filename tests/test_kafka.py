@@ -111,14 +111,18 @@ def test_kill_9_and_restart_loses_nothing_and_counts_nothing_twice(
     env: KafkaEnv, sim_raws: tuple[list[bytes], dict[str, str]]
 ) -> None:
     raws, labels = sim_raws
-    env.produce(raws)
+    cut = int(len(raws) * 0.6)
+    env.produce(raws[:cut])
     w = env.start_worker("w1")
-    # kill -9 once it is well into the stream
+    # kill -9 in the middle of the requests: once it has committed some, with the rest of the
+    # requests just produced (so that some are certainly not processed yet)
+    requests = (env.k.requests_topic,)
     deadline = time.time() + 120
-    while time.time() < deadline and env.lag() > len(raws) * 0.6:
-        time.sleep(0.5)
-    assert env.lag() > 0, "the worker finished before it could be killed"
+    while time.time() < deadline and env.lag(requests) > cut * 0.5:
+        time.sleep(0.2)
+    env.produce(raws[cut:])
     env.kill(w)
+    assert 0 < env.lag(requests) < len(raws), "kill -9 must land with requests both done and pending"
     env.start_worker("w1-restarted")
     env.wait_drained()
     got = env.alerts()
