@@ -45,7 +45,10 @@ _NF = 15
 # AccountState.q (uint64): two recent values per link slot, template fingerprints, hour mask
 _TPL_K = 10  # templates kept per account
 Q_LINKS, Q_TPL, Q_HOURS = 0, 8, 8 + _TPL_K
-_NQ = Q_HOURS + 1
+# Q_MSEQ: one past the link-log offset of the last membership change applied (0: none), so
+# that a change the linker sends again after a restart is not applied twice
+Q_MSEQ = Q_HOURS + 1
+_NQ = Q_MSEQ + 1
 # AccountState.u (uint32): recent event ids, template counts / content / last use, rotations,
 # counters and alert-policy memory
 U_IDS, U_CNT, U_CONTENT, U_LASTUSE, U_ROT = 0, 8, 8 + _TPL_K, 8 + 2 * _TPL_K, 8 + 3 * _TPL_K
@@ -147,6 +150,7 @@ class AccountState:
     last_alert_members = property(lambda s: s.u[U_MEMBERS], lambda s, v: s.u.__setitem__(U_MEMBERS, min(v, 0xFFFFFFFF)))
     reused = property(lambda s: s.u[U_REUSED])
     hour_mask = property(lambda s: s.q[Q_HOURS])
+    membership_seq = property(lambda s: s.q[Q_MSEQ], lambda s, v: s.q.__setitem__(Q_MSEQ, v))
 
     def seen_event(self, event_id: str) -> bool:
         """True if this id was among the account's recent events; remembers it otherwise."""

@@ -132,12 +132,22 @@ class AccountStage:
             out.cluster_msgs.append((st.cluster, acct, self.summary(acct, st), ts))
         return out
 
-    def on_membership(self, acct: str, cluster: str | None, ts: float) -> list[ClusterMsg]:
-        """The linker moved ``acct`` to ``cluster``: leave the old one, report to the new one."""
+    def on_membership(self, acct: str, cluster: str | None, ts: float, seq: int | None = None) -> list[ClusterMsg]:
+        """The linker moved ``acct`` to ``cluster``: leave the old one, report to the new one.
+
+        ``seq`` (the offset of the link that caused the change, streaming runner) makes this
+        idempotent: a change the linker sends again after a restart is ignored, even when the
+        account has moved on since (applying it again would move the account back).
+        """
         st = self.states.get(acct)
         if st is None:
             return []
         msgs: list[ClusterMsg] = []
+        if seq is not None:
+            if st.membership_seq > seq:
+                return msgs
+            st.membership_seq = seq + 1
+            self.states[acct] = st
         old = st.cluster
         if old == cluster:
             return msgs

@@ -4,15 +4,19 @@
 - ``account-stage`` reads ``requests`` and ``distillguard.membership`` (co-partitioned by
   account) and keeps account states in the ``accounts`` table;
 - ``linker-stage`` reads the one-partition ``distillguard.links`` topic;
-- ``cluster-stage`` reads ``distillguard.summaries`` (keyed by cluster) and keeps cluster states
+- ``cluster-stage`` reads ``distillguard.summaries`` (partitioned by cluster) and keeps cluster states
   in the ``clusters`` table.
 
 State write-back: each agent takes a batch (``stream.take_events``), works on live objects in
 a cache, then writes every touched key back to its table once, with the offset of the last
-message applied to it. A crash loses no state: the changelog holds each key as of its last
-batch and Faust commits offsets only after flushing the producer (changelog and outputs);
-messages after the last commit are delivered again and skipped by that per-key offset, so
-nothing is counted twice. The linker keeps no table: its state is a function of the link log,
+message applied to it. Outputs go through one confluent-kafka producer (``streams.sink``): a
+batch waits for the broker's acknowledgement of its outputs, then writes its state and waits
+again; Faust acks (and later commits) the batch's offsets only after that. A crash loses no
+state: the changelog holds each key as of its last batch; messages after the last commit are
+delivered again and skipped by that per-key offset, so nothing is counted twice. Link events,
+summaries and membership changes travel in one message per destination partition and batch.
+Commits and delivery order are guarded against faust 0.15's consumer (``streams.offsets``).
+The linker keeps no table: its state is a function of the link log,
 and it rebuilds by reading that log up to the offset it resumes from.
 """
 
@@ -34,9 +38,10 @@ from models.account import AccountState
 from models.cluster import ClusterState, MemberSummary
 from models.config import Settings
 from models.events import Reject, parse_event
-from models.pipeline import AccountStage, ClusterStage, LinkerStage, partition_of
+from models.pipeline import AccountStage, ClusterMsg, ClusterStage, LinkerStage, partition_of
 from streams.logs import get_logger
 from streams.offsets import App, PartitionOrder, SafeCommitConsumer
+from streams.sink import Sink
 
 log = get_logger("distillguard.worker")
 
@@ -99,18 +104,20 @@ class TableCache(MutableMapping[str, Any]):
         if offset is not None:
             self.offsets[key] = offset
 
-    def flush(self) -> int:
+    def flush(self, sink: Sink) -> int:
+        """Write every touched key back to the table and its changelog (through ``sink``)."""
+        topic = self.table.changelog_topic.get_topic_name()
         n = 0
         for key, partition in self.dirty.items():
             bkey = key.encode()
             st = self.live.get(key)
             if st is None:  # deleted
                 self.table.data.pop(bkey, None)
-                self.table.send_changelog(partition, bkey, None, value_serializer="raw")
+                sink.send(topic, partition, bkey, None)
             else:
                 raw = pickle.dumps((st, self.offsets.get(key, -1)), protocol=pickle.HIGHEST_PROTOCOL)
                 self.table.data[bkey] = raw
-                self.table.send_changelog(partition, bkey, raw)
+                sink.send(topic, partition, bkey, raw)
             n += 1
         self.dirty.clear()
         return n
@@ -168,18 +175,22 @@ class Worker:
         self.t_in = app.topic(k.requests_topic, k.membership_topic, **raw)  # type: ignore[arg-type]
         self.t_links = app.topic(k.links_topic, partitions=1, **raw)  # type: ignore[arg-type]
         self.t_summaries = app.topic(k.summaries_topic, **raw)  # type: ignore[arg-type]
-        self.t_membership = app.topic(k.membership_topic, **raw)  # type: ignore[arg-type]
-        self.t_alerts = app.topic(k.alerts_topic, **raw)  # type: ignore[arg-type]
-        self.t_dead = app.topic(k.deadletter_topic, partitions=1, **raw)  # type: ignore[arg-type]
         self.accounts_table = app.Table("accounts", partitions=k.partitions, key_type=bytes, value_type=bytes)
         self.clusters_table = app.Table("clusters", partitions=k.partitions, key_type=bytes, value_type=bytes)
+        # Population models (scaler + HalfSpaceTrees) of each stage partition, saved every
+        # population_save_s and on revocation, so that a takeover does not start them afresh.
+        self.population_table = app.Table("population", partitions=k.partitions, key_type=bytes, value_type=bytes)
         self.accounts = TableCache(self.accounts_table)
         self.clusters = TableCache(self.clusters_table)
+        self.population = TableCache(self.population_table)
+        self.population_saved: dict[str, float] = {}
         self.account_stages: dict[int, AccountStage] = {}
         self.cluster_stages: dict[int, ClusterStage] = {}
         self.linker = LinkerStage(settings)
         self.linker_resume: int | None = None  # next link offset; None: rebuild from the log first
         self.order = PartitionOrder()
+        self.owned: set[Any] = set()  # topic-partitions assigned to this worker now
+        self.sink = Sink(self.bootstrap)
 
         app.agent(self.t_in, name="account-stage")(self._account_agent)
         app.agent(self.t_links, name="linker-stage")(self._linker_agent)
@@ -196,36 +207,77 @@ class Worker:
         st = self.account_stages.get(partition)
         if st is None:
             st = self.account_stages[partition] = AccountStage(self.settings, self.accounts, self.config_hash)
+            self._restore_population(f"account:{partition}", st.model)
         return st
 
     def _cluster_stage(self, partition: int) -> ClusterStage:
         st = self.cluster_stages.get(partition)
         if st is None:
             st = self.cluster_stages[partition] = ClusterStage(self.settings, self.clusters, self.config_hash)
+            self._restore_population(f"cluster:{partition}", st.model)
         return st
 
-    def _send(self, topic: Any, key: str, value: bytes, single_partition: bool = False) -> None:
-        # Explicit partitions: the CRC32 partitioner of the gateway's producer, so that membership
-        # changes land with the account's requests and the in-process runner's sharding matches.
-        partition = 0 if single_partition else partition_of(key, self.partitions)
-        topic.send_soon(key=key.encode(), value=value, partition=partition)
+    def _restore_population(self, key: str, model: Any) -> None:
+        saved = self.population.get(key)
+        if saved is not None:
+            model.scaler, model.hst = saved
+            self.counters["population_restored"] += 1
+        self.population_saved[key] = time.monotonic()
+
+    def _save_population(self, force: bool = False) -> None:
+        """Write the stages' population models back (every population_save_s, or now)."""
+        now = time.monotonic()
+        every = self.settings.worker.population_save_s
+        for kind, stages in (("account", self.account_stages), ("cluster", self.cluster_stages)):
+            for partition, stage in stages.items():
+                key = f"{kind}:{partition}"
+                if force or now - self.population_saved.get(key, now) >= every:
+                    self.population[key] = (stage.model.scaler, stage.model.hst)
+                    self.population.touch(key, partition)
+                    self.population_saved[key] = now
+        if self.population.dirty:
+            self.population.flush(self.sink)
 
     def _emit_alert(self, alert: dict[str, Any]) -> None:
         alert["emitted_at"] = time.time()
-        self._send(self.t_alerts, alert["subject_id"], orjson.dumps(alert))
+        key = alert["subject_id"]
+        self.sink.send(
+            self.settings.kafka.alerts_topic, partition_of(key, self.partitions), key.encode(), orjson.dumps(alert)
+        )
         self.counters["alerts"] += 1
         self.counters[f"alerts.{alert['severity']}"] += 1
 
-    def _cluster_msg(self, cid: str, acct: str, summary: MemberSummary | None, ts: float) -> None:
-        body = {"c": cid, "a": acct, "s": summary.to_dict() if summary else None, "ts": ts}
-        self._send(self.t_summaries, cid, orjson.dumps(body))
+    def _send_grouped(self, topic: str, rows: dict[int, list[Any]]) -> None:
+        """One message per destination partition, holding that partition's rows of this batch."""
+        for partition, batch in rows.items():
+            self.sink.send(topic, partition, None, orjson.dumps(batch))
+        rows.clear()
+
+    def _cluster_rows(self, msgs: list[ClusterMsg], rows: dict[int, list[Any]]) -> None:
+        # Explicit partitions (CRC32 of the cluster id): the in-process runner shards the same way.
+        for cid, acct, summary, ts in msgs:
+            rows.setdefault(partition_of(cid, self.partitions), []).append(
+                [cid, acct, summary.to_dict() if summary else None, ts]
+            )
 
     async def _on_revoked(self, sender: Any, revoked: Any, **kwargs: Any) -> None:
         # Live objects of partitions that may move away: everything was written back at the end
-        # of the last batch, so dropping them is safe; they reload from the table.
+        # of the last batch, so dropping them is safe; they reload from the table. Population
+        # models are saved first: the next owner recovers them (the group rejoins only after
+        # every member has handled its revocation).
+        try:
+            self._save_population(force=True)
+            self.sink.drain()
+        except Exception as exc:  # a failed save costs the next owner a warm-up, no more
+            log.warning("population models not saved on revocation", error=str(exc))
+        self.account_stages.clear()
+        self.cluster_stages.clear()
+        self.population.clear()
+        self.population_saved.clear()
         self.accounts.clear()
         self.clusters.clear()
         self.order.reset()
+        self.owned = set()
 
     async def _on_assigned(self, sender: Any, assigned: Any, **kwargs: Any) -> None:
         self.linker_resume = None  # rebuild from the log before the next batch
@@ -233,6 +285,7 @@ class Worker:
         # new generation assigns them, and the first message delivered must be that one.
         k = self.settings.kafka
         inputs = {k.requests_topic, k.membership_topic, k.links_topic, k.summaries_topic}
+        self.owned = set(assigned)
         tps = [tp for tp in assigned if tp.topic in inputs]
         try:
             committed = await asyncio.get_running_loop().run_in_executor(None, self._committed_offsets, tps)
@@ -254,9 +307,19 @@ class Worker:
             c.close()
 
     def _in_order(self, msg: Any) -> bool:
-        """False for a message that arrived ahead of its partition's next offset (held back)."""
+        """False for a message to leave out, unacked: it comes again, in order, to its owner.
+
+        Two cases. A message of a partition this worker does not own now (a batch gathered
+        before a rebalance): its new owner processes it from the last commit, and processing it
+        here too would write stale state for its keys into the changelog. And a message that
+        arrived ahead of its partition's next offset (see ``streams.offsets``).
+        """
         consumer: SafeCommitConsumer = self.app.consumer  # type: ignore[assignment]
         tp = msg.tp
+        if tp not in self.owned:
+            consumer.hold_back(msg)
+            self.counters["not_owned_skipped"] += 1
+            return False
         order = self.order
         if tp not in order.expected:
             order.start(tp, consumer.committed(tp))
@@ -293,30 +356,52 @@ class Worker:
         k = self.settings.kafka
         w = self.settings.worker
         async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
+            links: list[list[Any]] = []
+            summaries: dict[int, list[Any]] = {}
             for event in events:
                 msg = event.message
                 if not self._in_order(msg):
                     continue
                 if msg.topic == k.membership_topic:
-                    self._membership(msg.value, msg.partition)
+                    self._membership(msg.value, msg.partition, msg.offset, summaries)
                 else:
-                    self._request(msg.value, msg.key, msg.partition, msg.offset)
-            self.accounts.flush()
+                    self._request(msg.value, msg.key, msg.partition, msg.offset, links, summaries)
+            # Link events and summaries travel in one message per destination partition and
+            # batch: the linker and cluster agents then pay Kafka's per-message cost once.
+            if links:
+                self.sink.send(k.links_topic, 0, None, orjson.dumps(links))
+            self._send_grouped(k.summaries_topic, summaries)
+            # Outputs first, state second: once a key's state (with its applied offset) is in
+            # the changelog, the outputs of its events are on the broker; a crash in between
+            # only sends them again (same alert_id) when the events are redelivered.
+            self.sink.drain()
+            self.accounts.flush(self.sink)
+            self._save_population()
+            self.sink.drain()
             self.counters["batches.account"] += 1
             if self.order.ahead_since:
                 await self._refetch_holes()
 
-    def _request(self, raw: bytes, key: bytes | None, partition: int, offset: int) -> None:
+    def _request(
+        self,
+        raw: bytes,
+        key: bytes | None,
+        partition: int,
+        offset: int,
+        links: list[list[Any]],
+        summaries: dict[int, list[Any]],
+    ) -> None:
         ev = parse_event(raw)
-        where = f"{self.settings.kafka.requests_topic}[{partition}]@{offset}"
         if isinstance(ev, Reject):
+            where = f"{self.settings.kafka.requests_topic}[{partition}]@{offset}"
             self.counters["rejects"] += 1
             self.counters[f"rejects.{ev.reason.split(':', 1)[0]}"] += 1
             # The message itself, byte for byte, with the reason in headers: nothing is lost.
-            self.t_dead.send_soon(
-                key=key,
-                value=raw or b"",
-                partition=0,
+            self.sink.send(
+                self.settings.kafka.deadletter_topic,
+                0,
+                key,
+                raw or b"",
                 headers=[("dg.reason", ev.reason.encode()), ("dg.source", where.encode())],
             )
             if self.counters["rejects"] <= 20 or self.counters["rejects"] % 1000 == 0:
@@ -333,25 +418,19 @@ class Worker:
             self.counters["duplicates"] += 1
             return
         for a, kind, value, ts in out.links:
-            self._send(
-                self.t_links,
-                f"{a}|{kind}|{value}",
-                orjson.dumps({"a": a, "k": kind, "v": value, "ts": ts}),
-                single_partition=True,
-            )
-        for cid, a, summary, ts in out.cluster_msgs:
-            self._cluster_msg(cid, a, summary, ts)
+            links.append([a, kind, value, ts])
+        self._cluster_rows(out.cluster_msgs, summaries)
         for alert in out.alerts:
             self._emit_alert(alert)
 
-    def _membership(self, raw: bytes, partition: int) -> None:
-        d = orjson.loads(raw)
-        acct = d["a"]
-        for cid, a, summary, ts in self._account_stage(partition).on_membership(acct, d["c"], d["ts"]):
-            self._cluster_msg(cid, a, summary, ts)
-        self.accounts.touch(acct, partition)
+    def _membership(self, raw: bytes, partition: int, offset: int, summaries: dict[int, list[Any]]) -> None:
+        stage = self._account_stage(partition)
+        for acct, cid, ts, seq in orjson.loads(raw):
+            self._cluster_rows(stage.on_membership(acct, cid, ts, seq), summaries)
+            self.accounts.touch(acct, partition)
 
     async def _linker_agent(self, stream: Any) -> None:
+        k = self.settings.kafka
         w = self.settings.worker
         async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
             events = [e for e in events if self._in_order(e.message)]
@@ -363,17 +442,26 @@ class Worker:
                 first = events[0].message.offset
                 await asyncio.get_running_loop().run_in_executor(None, self._rebuild_linker, first)
                 self.linker_resume = first
+                if events[0].message.tp not in self.owned:  # moved away while rebuilding
+                    for e in events:
+                        self.app.consumer.hold_back(e.message)  # type: ignore[attr-defined]
+                    self.linker_resume = None
+                    continue
+            changes: dict[int, list[Any]] = {}
             for event in events:
                 off = event.message.offset
                 if off < self.linker_resume:  # fetched again after a seek: already applied
                     self.counters["redelivered_skipped"] += 1
                     continue
                 self.linker_resume = off + 1
-                d = orjson.loads(event.message.value)
-                for acct, cid in self.linker.process((d["a"], d["k"], int(d["v"]), d["ts"])):
-                    self._send(self.t_membership, acct, orjson.dumps({"a": acct, "c": cid, "ts": d["ts"]}))
-                    self.counters["membership_changes"] += 1
-                self.counters["links"] += 1
+                for a, kind, value, ts in orjson.loads(event.message.value):
+                    for acct, cid in self.linker.process((a, kind, int(value), ts)):
+                        changes.setdefault(partition_of(acct, self.partitions), []).append([acct, cid, ts, off])
+                        self.counters["membership_changes"] += 1
+                    self.counters["links"] += 1
+            # Membership goes to the account's partition, with the account's requests.
+            self._send_grouped(k.membership_topic, changes)
+            self.sink.drain()
 
     def _rebuild_linker(self, upto: int) -> None:
         """Replay the link log [0, upto) into a fresh linker, silently (its outputs were sent)."""
@@ -391,7 +479,7 @@ class Worker:
         )
         try:
             c.assign([TopicPartition(topic, 0, 0)])
-            n = 0
+            n = links = 0
             while n < upto:
                 msgs = c.consume(5000, timeout=5.0)
                 if not msgs:
@@ -406,10 +494,12 @@ class Worker:
                     if off >= upto:
                         n = upto
                         break
-                    d = orjson.loads(m.value() or b"{}")
-                    self.linker.process((d["a"], d["k"], int(d["v"]), d["ts"]))
+                    for a, kind, value, ts in orjson.loads(m.value() or b"[]"):
+                        self.linker.process((a, kind, int(value), ts))
+                        links += 1
                     n = off + 1
-            log.info("linker rebuilt from its log", links=n, clusters=self.linker.linker.stats()["clusters"])
+            clusters = self.linker.linker.stats()["clusters"]
+            log.info("linker rebuilt from its log", messages=n, links=links, clusters=clusters)
         finally:
             c.close()
 
@@ -420,17 +510,26 @@ class Worker:
                 msg = event.message
                 if not self._in_order(msg):
                     continue
-                d = orjson.loads(msg.value)
-                cid = d["c"]
-                if self.clusters.applied(cid) >= msg.offset:
-                    self.counters["redelivered_skipped"] += 1
-                    continue
-                summary = MemberSummary.from_dict(d["s"]) if d["s"] is not None else None
                 stage = self._cluster_stage(msg.partition)
-                for alert in stage.process((cid, d["a"], summary, d["ts"])):
-                    self._emit_alert(alert)
-                self.clusters.touch(cid, msg.partition, msg.offset)
-            self.clusters.flush()
+                # A key already written back with this message's offset applied the whole
+                # message before a crash: skip all of its rows for that key (decided once per
+                # message, since applying the first row moves the key's offset to this one).
+                done: dict[str, bool] = {}
+                for cid, acct, summary, ts in orjson.loads(msg.value):
+                    skip = done.get(cid)
+                    if skip is None:
+                        skip = done[cid] = self.clusters.applied(cid) >= msg.offset
+                    if skip:
+                        self.counters["redelivered_skipped"] += 1
+                        continue
+                    member = MemberSummary.from_dict(summary) if summary is not None else None
+                    for alert in stage.process((cid, acct, member, ts)):
+                        self._emit_alert(alert)
+                    self.clusters.touch(cid, msg.partition, msg.offset)
+            self.sink.drain()  # alerts before the state that records them (see the account agent)
+            self.clusters.flush(self.sink)
+            self._save_population()
+            self.sink.drain()
             self.counters["batches.cluster"] += 1
             if self.order.ahead_since:
                 await self._refetch_holes()
