@@ -173,7 +173,7 @@ class KafkaSettings(_Strict):
 class WorkerSettings(_Strict):
     app_id: str = "distillguard"
     data_dir: str = "var/worker"
-    batch_size: int = Field(500, ge=1)
+    batch_size: int = Field(2000, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     population_save_s: float = Field(5.0, gt=0, description="how often the worker saves population models")
     web_port: int = Field(6066, ge=0)

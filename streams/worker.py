@@ -165,7 +165,7 @@ class Worker:
             # A crashed worker's partitions move after 10 s, not the default minute.
             broker_session_timeout=10.0,
             broker_heartbeat_interval=2.0,
-            stream_buffer_maxsize=4 * w.batch_size,
+            stream_buffer_maxsize=16 * w.batch_size,
             table_standby_replicas=0,
             key_serializer="raw",  # tables hold pickled state as bytes
             value_serializer="raw",
