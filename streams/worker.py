@@ -45,6 +45,10 @@ from streams.sink import Sink
 
 log = get_logger("distillguard.worker")
 
+# Rows per message on the links, summaries and membership topics: well under Kafka's default
+# 1 MB message limit even in a burst (a row is 50-300 bytes).
+ROWS_PER_MESSAGE = 1000
+
 
 class TableCache(MutableMapping[str, Any]):
     """Live state objects over a Faust table; written back once per batch.
@@ -248,9 +252,10 @@ class Worker:
         self.counters[f"alerts.{alert['severity']}"] += 1
 
     def _send_grouped(self, topic: str, rows: dict[int, list[Any]]) -> None:
-        """One message per destination partition, holding that partition's rows of this batch."""
+        """One message per destination partition (and ROWS_PER_MESSAGE) of this batch's rows."""
         for partition, batch in rows.items():
-            self.sink.send(topic, partition, None, orjson.dumps(batch))
+            for i in range(0, len(batch), ROWS_PER_MESSAGE):
+                self.sink.send(topic, partition, None, orjson.dumps(batch[i : i + ROWS_PER_MESSAGE]))
         rows.clear()
 
     def _cluster_rows(self, msgs: list[ClusterMsg], rows: dict[int, list[Any]]) -> None:
@@ -363,13 +368,12 @@ class Worker:
                 if not self._in_order(msg):
                     continue
                 if msg.topic == k.membership_topic:
-                    self._membership(msg.value, msg.partition, msg.offset, summaries)
+                    self._membership(msg.value, msg.partition, summaries)
                 else:
                     self._request(msg.value, msg.key, msg.partition, msg.offset, links, summaries)
             # Link events and summaries travel in one message per destination partition and
             # batch: the linker and cluster agents then pay Kafka's per-message cost once.
-            if links:
-                self.sink.send(k.links_topic, 0, None, orjson.dumps(links))
+            self._send_grouped(k.links_topic, {0: links})
             self._send_grouped(k.summaries_topic, summaries)
             # Outputs first, state second: once a key's state (with its applied offset) is in
             # the changelog, the outputs of its events are on the broker; a crash in between
@@ -423,7 +427,7 @@ class Worker:
         for alert in out.alerts:
             self._emit_alert(alert)
 
-    def _membership(self, raw: bytes, partition: int, offset: int, summaries: dict[int, list[Any]]) -> None:
+    def _membership(self, raw: bytes, partition: int, summaries: dict[int, list[Any]]) -> None:
         stage = self._account_stage(partition)
         for acct, cid, ts, seq in orjson.loads(raw):
             self._cluster_rows(stage.on_membership(acct, cid, ts, seq), summaries)
