@@ -27,6 +27,9 @@ def test_compose_file_is_well_formed_and_its_commands_exist() -> None:
         assert callable(args.func)
         for dep in svc.get("depends_on", {}):
             assert dep in services
+    # the worker exits (70, without committing) when its outputs cannot be delivered: it relies
+    # on being restarted
+    assert services["worker-1"]["restart"] == services["worker-2"]["restart"] == "on-failure"
 
 
 def test_prometheus_scrapes_the_workers() -> None:
