@@ -93,3 +93,12 @@ def test_order_holds_back_jumps_seeks_once_per_interval_and_accepts_real_gaps() 
 def test_unknown_start_takes_the_first_delivery() -> None:
     o = PartitionOrder()
     assert o.admit("t1", 7) and o.expected["t1"] == 8
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    import streams.offsets
+
+    result = doctest.testmod(streams.offsets)
+    assert result.attempted >= 6 and result.failed == 0
