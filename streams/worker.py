@@ -5,7 +5,9 @@
   account) and keeps account states in the ``accounts`` table;
 - ``linker-stage`` reads the one-partition ``distillguard.links`` topic;
 - ``cluster-stage`` reads ``distillguard.summaries`` (partitioned by cluster) and keeps cluster states
-  in the ``clusters`` table.
+  in the ``clusters`` table;
+- the population models of both stages (one per partition) are saved to the ``population``
+  table every ``worker.population_save_s`` and on revocation.
 
 State write-back: each agent takes a batch (``stream.take_events``), works on live objects in
 a cache, then writes every touched key back to its table once, with the offset of the last
@@ -53,7 +55,8 @@ ROWS_PER_MESSAGE = 1000
 class TableCache(MutableMapping[str, Any]):
     """Live state objects over a Faust table; written back once per batch.
 
-    Table values are ``pickle((state, applied_offset))``; keys are account or cluster ids.
+    Table values are ``pickle((state, applied_offset))``; keys are account or cluster ids (or
+    ``account:<partition>`` / ``cluster:<partition>`` for the population models).
     """
 
     def __init__(self, table: Any) -> None:
