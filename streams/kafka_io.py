@@ -89,13 +89,24 @@ def produce_events(
 
 
 def produce_raw(
-    producer: Producer, topic: str, key: bytes | None, value: bytes, ts_ms: int | None, on_delivery: Callable[..., None]
+    producer: Producer,
+    topic: str,
+    key: bytes | None,
+    value: bytes | None,
+    ts_ms: int | None,
+    on_delivery: Callable[..., None],
+    partition: int | None = None,
+    headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
+    kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
+    if ts_ms is not None and ts_ms > 0:
+        kwargs["timestamp"] = ts_ms
+    if partition is not None:
+        kwargs["partition"] = partition
+    if headers:
+        kwargs["headers"] = headers
     while True:
         try:
-            kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
-            if ts_ms is not None and ts_ms > 0:
-                kwargs["timestamp"] = ts_ms
             producer.produce(topic, **kwargs)
             return
         except BufferError:  # local queue full: let the broker catch up

@@ -162,19 +162,19 @@ class PartitionOrder:
     def admit(self, tp: Any, offset: int) -> bool:
         want = self.expected.get(tp)
         if want is None or offset <= want:
-            self.expected[tp] = offset + 1
-            self.ahead_since.pop(tp, None)
-            self.sought.pop(tp, None)
+            self._advance(tp, offset)
             return True
         now = time.monotonic()
-        since = self.ahead_since.setdefault(tp, now)
-        if now - since < self.patience_s:
+        if now - self.ahead_since.setdefault(tp, now) < self.patience_s:
             return False
         self.jumps.append((tp, want, offset))
+        self._advance(tp, offset)
+        return True
+
+    def _advance(self, tp: Any, offset: int) -> None:
         self.expected[tp] = offset + 1
         self.ahead_since.pop(tp, None)
         self.sought.pop(tp, None)
-        return True
 
     def take_seeks(self) -> list[tuple[Any, int]]:
         """Partitions to seek back to their expected offset: held back and not sought lately.

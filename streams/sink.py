@@ -15,11 +15,10 @@ batch is processed again; per-key offsets in the tables keep that from counting 
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from confluent_kafka import Producer
 
-from streams.kafka_io import DeliveryTracker, producer_config
+from streams.kafka_io import DeliveryTracker, produce_raw, producer_config
 from streams.logs import get_logger
 
 log = get_logger("distillguard.sink")
@@ -43,15 +42,7 @@ class Sink:
         value: bytes | None,
         headers: list[tuple[str, bytes]] | None = None,
     ) -> None:
-        kwargs: dict[str, Any] = {"key": key, "value": value, "partition": partition, "on_delivery": self.tracker}
-        if headers:
-            kwargs["headers"] = headers
-        while True:
-            try:
-                self.producer.produce(topic, **kwargs)
-                break
-            except BufferError:  # local queue full: let deliveries catch up
-                self.producer.poll(0.05)
+        produce_raw(self.producer, topic, key, value, None, self.tracker, partition=partition, headers=headers)
         self.sent += 1
 
     def drain(self) -> None:

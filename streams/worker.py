@@ -41,6 +41,7 @@ from models.cluster import ClusterState, MemberSummary
 from models.config import Settings
 from models.events import Reject, parse_event
 from models.pipeline import AccountStage, ClusterMsg, ClusterStage, LinkerStage, partition_of
+from streams.kafka_io import consumer_config
 from streams.logs import get_logger
 from streams.offsets import App, PartitionOrder, SafeCommitConsumer
 from streams.sink import Sink
@@ -307,7 +308,7 @@ class Worker:
     def _committed_offsets(self, tps: list[Any]) -> dict[tuple[str, int], int]:
         if not tps:
             return {}
-        c = Consumer({"bootstrap.servers": self.bootstrap, "group.id": self.settings.worker.app_id})
+        c = Consumer(consumer_config(self.bootstrap, self.settings.worker.app_id))
         try:
             got = c.committed([TopicPartition(tp.topic, tp.partition) for tp in tps], timeout=10.0)
             return {(t.topic, t.partition): t.offset for t in got if t.offset >= 0}
@@ -386,8 +387,7 @@ class Worker:
             self._save_population()
             self.sink.drain()
             self.counters["batches.account"] += 1
-            if self.order.ahead_since:
-                await self._refetch_holes()
+            await self._refetch_holes()
 
     def _request(
         self,
@@ -441,8 +441,7 @@ class Worker:
         w = self.settings.worker
         async for events in stream.take_events(w.batch_size, within=w.batch_within_s):
             events = [e for e in events if self._in_order(e.message)]
-            if self.order.ahead_since:
-                await self._refetch_holes()
+            await self._refetch_holes()
             if not events:
                 continue
             if self.linker_resume is None:
@@ -476,14 +475,7 @@ class Worker:
         if upto <= 0:
             return
         topic = self.settings.kafka.links_topic
-        c = Consumer(
-            {
-                "bootstrap.servers": self.bootstrap,
-                "group.id": f"{self.settings.worker.app_id}-linker-rebuild",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
+        c = Consumer(consumer_config(self.bootstrap, f"{self.settings.worker.app_id}-linker-rebuild"))
         try:
             c.assign([TopicPartition(topic, 0, 0)])
             n = links = 0
@@ -538,8 +530,7 @@ class Worker:
             self._save_population()
             self.sink.drain()
             self.counters["batches.cluster"] += 1
-            if self.order.ahead_since:
-                await self._refetch_holes()
+            await self._refetch_holes()
 
 
 def run_worker(
