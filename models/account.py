@@ -60,6 +60,15 @@ _LINK_SLOTS = {"payment": 0, "system_prompt": 2, "ip24": 4, "ip48": 4, "asn_ua":
 _SLOW = 0.005  # fading of the long-memory elicitation rate (own-history baseline)
 
 
+try:  # the same learning step in C (models/_accountkernel.c); Python if not built
+    from models import _accountkernel as _kernel  # type: ignore[attr-defined]
+
+    if _kernel.layout() != (_NF, _NQ, _NU, _TPL_K, Q_HOURS, U_ROT, U_EMITTED, U_HOUR_BASE):
+        raise ImportError("models/_accountkernel.c does not match the state layout")
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernel = None
+
+
 class Reason:
     """One explained piece of evidence: feature, value, baseline, points contributed."""
 
@@ -188,9 +197,29 @@ class AccountModel:
             window_size=settings.hst_window,
             seed=7,
         )
+        s = settings
+        self._kparams = (
+            s.fading,
+            s.template_driven_share,
+            s.young_days,
+            s.template_systematic_uses,
+            s.max_rotations,
+            _LINK_SLOTS,
+            ("template_cot", "template", "template_seen"),
+        )
 
     # -- learning -----------------------------------------------------------------------------
     def learn_one(self, st: AccountState, f: RequestFeatures, ts: float) -> list[tuple[str, int]]:
+        """Update ``st`` with one request; the link attributes to report to the linker.
+
+        Runs in C (``models/_accountkernel.c``) when it is built, else in Python
+        (:meth:`_py_learn_one`, which defines what the step does).
+        """
+        if _kernel is None:
+            return self._py_learn_one(st, f, ts)
+        return _kernel.learn(st, f, ts, self._kparams)  # type: ignore[no-any-return]
+
+    def _py_learn_one(self, st: AccountState, f: RequestFeatures, ts: float) -> list[tuple[str, int]]:
         a = self.s.fading
         ew = st.f
         if st.n == 0:
@@ -232,7 +261,7 @@ class AccountModel:
         ew[E_LOGIN] = x if m != m else m + a * (x - m)
 
         q, u = st.q, st.u
-        hour = int(ts // 3600.0)
+        hour = min(int(ts // 3600.0), 0xFFFFFFFF)  # the hour base is a uint32
         shift = hour - u[U_HOUR_BASE]
         if shift > 0:
             q[Q_HOURS] = ((q[Q_HOURS] << shift) | 1) & 0xFFFFFFFFFFFF if shift < 48 else 1

@@ -240,7 +240,7 @@ class ClusterStage:
             score = min(score + pts, 100.0)
             reasons.append(Reason("cluster_anomaly", anomaly, 0.5, pts, "HalfSpaceTrees over clusters"))
             reasons.sort(key=lambda r: -r.points)
-        alert = self.policy.decide(st, "cluster", cid, sorted(st.members), score, reasons, ts)
+        alert = self.policy.decide(st, "cluster", cid, st.members, score, reasons, ts)
         if alert is None:
             return []
         orgs = {a: m.org for a, m in st.members.items() if m.org is not None}

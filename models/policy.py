@@ -21,6 +21,7 @@ True
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from typing import Any, Protocol
 
 from models.account import Reason
@@ -67,13 +68,17 @@ class AlertPolicy:
         st: AlertMemory,
         subject_type: str,
         subject_id: str,
-        accounts: list[str],
+        accounts: Collection[str],
         score: float,
         reasons: list[Reason],
         ts: float,
         emitted_at: float | None = None,
     ) -> dict[str, Any] | None:
-        """Update the subject's band; return an alert dict when one is due, else None."""
+        """Update the subject's band; return an alert dict when one is due, else None.
+
+        ``accounts`` (the subject's accounts, e.g. a cluster's member dict) is only counted
+        unless an alert is emitted, which lists them sorted.
+        """
         s = self.s
         if subject_type == "account":
             score = min(score, s.account_max_score)
@@ -103,7 +108,7 @@ class AlertPolicy:
             "ts": ts,
             "subject_type": subject_type,
             "subject_id": subject_id,
-            "accounts": accounts,
+            "accounts": sorted(accounts),
             "score": round(max(0.0, min(score, 100.0)), 2),
             "severity": SEVERITIES[cur],
             "reasons": [r.to_dict() for r in reasons[: s.top_reasons]],

@@ -22,6 +22,11 @@ from typing import Any
 
 from river import anomaly
 
+try:  # the tree walk in C (models/_hstkernel.c); Python if not built
+    from models import _hstkernel as _kernel  # type: ignore[attr-defined]
+except ImportError:  # pragma: no cover - a build without a C compiler
+    _kernel = None
+
 
 class FusedHalfSpaceTrees(anomaly.HalfSpaceTrees):
     """``HalfSpaceTrees`` with :meth:`score_learn_one`."""
@@ -37,6 +42,22 @@ class FusedHalfSpaceTrees(anomaly.HalfSpaceTrees):
             self.learn_one(x)
             return 0.0
         size_limit = 0.1 * self.window_size
+        if _kernel is not None and type(x) is dict:
+            total = _kernel.walk(self.trees, x, self.height, size_limit)
+        else:
+            total = self._py_walk(x, size_limit)
+        self.counter += 1
+        if self.counter == self.window_size:
+            for nodes in self._tree_nodes:
+                for n in nodes:
+                    n.r_mass = n.l_mass
+                    n.l_mass = 0
+            self._first_window = False
+            self.counter = 0
+        return 1.0 - total / self._max_score
+
+    def _py_walk(self, x: dict[str, Any], size_limit: float) -> float:
+        """Learn x along each tree's path; the reference mass River's ``score_one`` sums."""
         height = self.height
         total = 0.0
         for node in self.trees:
@@ -61,12 +82,4 @@ class FusedHalfSpaceTrees(anomaly.HalfSpaceTrees):
             node.l_mass += 1
             if scoring:
                 total += node.r_mass * depth_pow
-        self.counter += 1
-        if self.counter == self.window_size:
-            for nodes in self._tree_nodes:
-                for n in nodes:
-                    n.r_mass = n.l_mass
-                    n.l_mass = 0
-            self._first_window = False
-            self.counter = 0
-        return 1.0 - total / self._max_score
+        return total

@@ -3,8 +3,12 @@ from __future__ import annotations
 import pickle
 import random
 
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 from river import stats
 
+import models.account as account_module
 from models.account import E_DT, E_DTVAR, E_ELICIT, AccountModel, AccountState
 from models.config import AccountSettings
 from models.features import RequestFeatures
@@ -94,19 +98,27 @@ def test_score_reasons_sum_to_score() -> None:
     assert reasons[0].feature == "reasoning_elicitation_rate"
 
 
-def test_fused_half_space_trees_equal_score_then_learn() -> None:
+@pytest.mark.parametrize("walk", ["c", "python"])
+def test_fused_half_space_trees_equal_score_then_learn(walk: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import copy
     import random
 
     from river import anomaly
 
+    from models import population
     from models.population import FusedHalfSpaceTrees
 
+    if walk == "python":
+        monkeypatch.setattr(population, "_kernel", None)
+    else:
+        assert population._kernel is not None, "models/_hstkernel.c is not built"
     rng = random.Random(5)
     fused = FusedHalfSpaceTrees(n_trees=4, height=5, window_size=30, seed=9)
     plain = anomaly.HalfSpaceTrees(n_trees=4, height=5, window_size=30, seed=9)
     for i in range(200):
         x = {"a": rng.random() ** 3, "b": rng.random(), "c": 0.5 if i % 7 else 0.99}
+        if i % 11 == 0:
+            del x["b"]  # a missing feature takes the child visited more
         expected = plain.score_one(x)
         plain.learn_one(x)
         assert fused.score_learn_one(x) == expected
@@ -115,3 +127,53 @@ def test_fused_half_space_trees_equal_score_then_learn() -> None:
     assert copy.deepcopy(fused).score_one({"a": 0.1, "b": 0.2, "c": 0.5}) == plain.score_one(
         {"a": 0.1, "b": 0.2, "c": 0.5}
     )
+
+
+_KINDS = ("payment", "system_prompt", "ip24", "ip48", "asn_ua")
+_feature_steps = st_.lists(
+    st_.tuples(
+        st_.booleans(),  # elicit
+        st_.booleans(),  # rubric
+        st_.sampled_from([None, True, False]),  # single_turn
+        st_.floats(0, 12, allow_nan=False),  # log_in
+        st_.floats(0, 12, allow_nan=False),  # log_out
+        st_.sampled_from([0, 0, 1, 2, 3, 2**64 - 1, *range(10, 22)]),  # head: enough to fill the table
+        st_.sampled_from([0, 0, 0, 1, 5, 2**63]),  # tail
+        st_.integers(0, 3) | st_.just(2**32 - 1),  # content
+        st_.lists(st_.tuples(st_.sampled_from(_KINDS), st_.integers(0, 6) | st_.just(2**64 - 1)), max_size=3),
+        st_.floats(-4000, 20000, allow_nan=False) | st_.just(1e300),  # step in time (negative: late)
+    ),
+    min_size=1,
+    max_size=80,
+)
+
+
+@pytest.mark.skipif(account_module._kernel is None, reason="the C kernel is not built")
+@settings(max_examples=300, deadline=None)
+@given(
+    steps=_feature_steps,
+    created=st_.sampled_from([None, 0.0, 1e6]),
+    driven=st_.sampled_from([0.0, 0.4, 1.0]),
+    uses=st_.integers(1, 4),
+    rotations=st_.integers(1, 3),
+)
+def test_c_learning_step_equals_python_twin(
+    steps: list, created: float | None, driven: float, uses: int, rotations: int
+) -> None:  # type: ignore[type-arg]
+    s = AccountSettings(template_driven_share=driven, template_systematic_uses=uses, max_rotations=rotations)
+    model = AccountModel(s)
+    c_state, py_state = AccountState(created), AccountState(created)
+    ts = 1e6
+    for elicit, rubric, single, log_in, log_out, head, tail, content, links, dt in steps:
+        f = RequestFeatures.__new__(RequestFeatures)
+        f.elicit, f.rubric, f.single_turn, f.log_in, f.log_out = elicit, rubric, single, log_in, log_out
+        f.tpl_head, f.tpl_tail, f.content, f.links = head, tail, content, tuple(links)
+        ts = 1e300 if dt == 1e300 else max(ts + dt, 0.0)
+        c_links = model.learn_one(c_state, f, ts)
+        py_links = model._py_learn_one(py_state, f, ts)
+        assert c_links == py_links
+        assert c_state.n == py_state.n
+        # bit for bit, NaN (no value yet) included
+        assert c_state.f.tobytes() == py_state.f.tobytes()
+        assert c_state.q == py_state.q
+        assert c_state.u == py_state.u

@@ -104,3 +104,24 @@ def test_benign_flag_count_is_not_truncated() -> None:
         ev.observe_alert({"accounts": [f"b{i}"], "severity": "medium", "ts": 2.0, "recommended_action": "verify"})
     m = ev.metrics()
     assert m["benign_flagged_count"] == 120 and len(m["benign_flagged"]) == 50
+
+
+def test_extreme_timestamps_do_not_stop_the_pipeline() -> None:
+    """ts is any number >= 0 by contract: 1e300 once overflowed the account's hour counter."""
+    from models.config import load_settings
+    from models.events import RequestEvent, parse_event
+    from models.pipeline import Pipeline
+
+    p = Pipeline(load_settings())
+    seen = 0
+    for i, ts in enumerate([1.7e9, 1e300, 0.0, 1.7976931348623157e308, 1.7e9 + 5, 5e-324] * 5):
+        raw = (
+            f'{{"event_id":"e{i}","ts":{ts!r},"account_id":"a{i % 2}","model":"m","prompt_tokens":3,'
+            f'"completion_tokens":9,"prompt":"think step by step about item {i}","account_created_ts":{ts!r}}}'
+        )
+        ev = parse_event(raw.encode())
+        assert isinstance(ev, RequestEvent)
+        p.process(ev)
+        seen += 1
+    assert p.counters["events"] == seen
+    assert all(st.n == seen // 2 for stage in p.accounts for st in stage.states.values())
