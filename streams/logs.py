@@ -62,6 +62,18 @@ def configure(level: str | None = None, fmt: str | None = None, allow_prompts: b
     _configured = True
 
 
+def where_raised(exc: BaseException) -> str:
+    """``TypeName at file.py:line`` of the innermost frame, for logs and dead letters.
+
+    No message and no values: an exception's message can quote the event (prompt text).
+    """
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    place = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}" if tb is not None else ""
+    return f"{type(exc).__name__}{place}"
+
+
 def get_logger(name: str) -> Any:
     if not _configured:
         configure()

@@ -20,7 +20,7 @@ from models.events import Reject, RequestEvent, parse_event
 from models.pipeline import Pipeline, ordered
 from streams.evaluation import Evaluator
 from streams.files import open_write, read_lines
-from streams.logs import get_logger
+from streams.logs import get_logger, where_raised
 
 log = get_logger("distillguard.replay")
 
@@ -97,6 +97,20 @@ def replay(
         if result.rejects <= 20 or result.rejects % 1000 == 0:
             log.warning("event rejected", source=where, reason=r.reason, rejects=result.rejects)
 
+    def on_internal_error(ev: RequestEvent, exc: Exception) -> None:
+        reason = f"internal error: {where_raised(exc)}"
+        pipeline.counters["internal_errors"] += 1
+        result.rejects += 1
+        raw = orjson.dumps(ev.to_dict())
+        row = {
+            "reason": reason,
+            "source": f"event_id={ev.event_id}",
+            "size": len(raw),
+            "raw": raw[:512].decode("utf-8", "replace"),
+        }
+        rejects_fh.write(orjson.dumps(row) + b"\n")
+        log.error("event failed", event_id=ev.event_id, reason=reason)
+
     started = time.perf_counter()
     bar = _Progress(progress, total)
     try:
@@ -105,7 +119,12 @@ def replay(
             result.events += 1
             if evaluator is not None:
                 evaluator.observe_event(ev.account_id, ev.ts)
-            for alert in pipeline.process(ev):
+            try:
+                alerts = pipeline.process(ev)
+            except Exception as exc:  # one event that meets a defect does not end the run
+                on_internal_error(ev, exc)
+                continue
+            for alert in alerts:
                 result.alerts += 1
                 result.alert_ids.append(alert["alert_id"])
                 alerts_fh.write(orjson.dumps(alert) + b"\n")

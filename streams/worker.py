@@ -42,7 +42,7 @@ from models.config import Settings
 from models.events import Reject, parse_event
 from models.pipeline import AccountStage, ClusterMsg, ClusterStage, LinkerStage, partition_of
 from streams.kafka_io import consumer_config
-from streams.logs import get_logger
+from streams.logs import get_logger, where_raised
 from streams.offsets import App, PartitionOrder, SafeCommitConsumer
 from streams.sink import Sink
 
@@ -400,17 +400,9 @@ class Worker:
     ) -> None:
         ev = parse_event(raw)
         if isinstance(ev, Reject):
-            where = f"{self.settings.kafka.requests_topic}[{partition}]@{offset}"
             self.counters["rejects"] += 1
             self.counters[f"rejects.{ev.reason.split(':', 1)[0]}"] += 1
-            # The message itself, byte for byte, with the reason in headers: nothing is lost.
-            self.sink.send(
-                self.settings.kafka.deadletter_topic,
-                0,
-                key,
-                raw or b"",
-                headers=[("dg.reason", ev.reason.encode()), ("dg.source", where.encode())],
-            )
+            where = self._dead_letter(raw, key, partition, offset, ev.reason)
             if self.counters["rejects"] <= 20 or self.counters["rejects"] % 1000 == 0:
                 log.warning("event rejected", source=where, reason=ev.reason, rejects=self.counters["rejects"])
             return
@@ -418,7 +410,18 @@ class Worker:
         if self.accounts.applied(acct) >= offset:
             self.counters["redelivered_skipped"] += 1
             return
-        out = self._account_stage(partition).process(ev)
+        try:
+            out = self._account_stage(partition).process(ev)
+        except Exception as exc:
+            # A defect met by one valid event must not make it a poison pill that stops the
+            # worker at every restart: it goes to the dead-letter topic like a bad event. Only
+            # the exception's type and place are reported (its message could quote the event).
+            self.counters["internal_errors"] += 1
+            reason = f"internal error: {where_raised(exc)}"
+            where = self._dead_letter(raw, key, partition, offset, reason)
+            log.error("event failed", source=where, reason=reason, internal_errors=self.counters["internal_errors"])
+            self.accounts.touch(acct, partition, offset)
+            return
         self.accounts.touch(acct, partition, offset)
         self.counters["events"] += 1
         if out.duplicate:
@@ -429,6 +432,18 @@ class Worker:
         self._cluster_rows(out.cluster_msgs, summaries)
         for alert in out.alerts:
             self._emit_alert(alert)
+
+    def _dead_letter(self, raw: bytes, key: bytes | None, partition: int, offset: int, reason: str) -> str:
+        """The message itself, byte for byte, with the reason in headers: nothing is lost."""
+        where = f"{self.settings.kafka.requests_topic}[{partition}]@{offset}"
+        self.sink.send(
+            self.settings.kafka.deadletter_topic,
+            0,
+            key,
+            raw or b"",
+            headers=[("dg.reason", reason.encode()), ("dg.source", where.encode())],
+        )
+        return where
 
     def _membership(self, raw: bytes, partition: int, summaries: dict[int, list[Any]]) -> None:
         stage = self._account_stage(partition)

@@ -1,6 +1,10 @@
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import jsonschema
+import pytest
 
 from models.config import load_settings
 from models.pipeline import Pipeline
@@ -125,3 +129,32 @@ def test_extreme_timestamps_do_not_stop_the_pipeline() -> None:
         seen += 1
     assert p.counters["events"] == seen
     assert all(st.n == seen // 2 for stage in p.accounts for st in stage.states.values())
+
+
+def test_replay_survives_an_event_that_meets_a_defect(
+    small_sim: tuple[list[bytes], dict[str, str]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A defect met by one event costs that event (a reject with the place), not the run."""
+    import orjson
+
+    from models.events import RequestEvent
+    from streams.replay import replay
+
+    raws = small_sim[0][:400]
+    victim = orjson.loads(raws[150])["event_id"]
+    process = Pipeline.process
+
+    def flaky(self: Pipeline, ev: RequestEvent) -> list[dict[str, Any]]:
+        if ev.event_id == victim:
+            raise KeyError("secret prompt text")
+        return process(self, ev)
+
+    monkeypatch.setattr(Pipeline, "process", flaky)
+    res = replay(((f"x:{i}", r) for i, r in enumerate(raws)), load_settings(), tmp_path, progress=False, report=False)
+    rows = [orjson.loads(line) for line in (tmp_path / "rejects.jsonl").read_bytes().splitlines()]
+    assert res.events == 400
+    assert res.counters["internal_errors"] == 1
+    assert len(rows) == 1 and rows[0]["source"] == f"event_id={victim}"
+    assert rows[0]["reason"].startswith("internal error: KeyError at test_pipeline.py:")
+    assert "secret" not in rows[0]["reason"]
+    assert rows[0]["raw"].startswith(f'{{"event_id":"{victim}"')  # the first 512 bytes, like a reject
