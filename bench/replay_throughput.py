@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from models.config import load_settings
 from models.events import Reject, parse_event
 from models.features import extract
+from streams.gcpolicy import tune_for_throughput
 from streams.replay import file_source, replay
 from streams.simulate_out import to_file
 from streams.simulator import Simulator, parse_duration
@@ -33,6 +34,7 @@ def main() -> None:
     ap.add_argument("--duration", default="6h")
     ap.add_argument("--events", help="an existing events file to replay")
     args = ap.parse_args()
+    tune_for_throughput()  # as the distillguard command does
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core
     tmp = tempfile.mkdtemp(prefix="dg-bench-")

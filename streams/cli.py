@@ -190,9 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from streams.gcpolicy import tune_for_throughput
     from streams.logs import configure
 
     configure()
+    tune_for_throughput()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
