@@ -339,9 +339,10 @@ def ordered(events: Iterable[RequestEvent | Reject], window: int = 10_000) -> It
         if isinstance(ev, Reject):
             yield ev
             continue
-        heapq.heappush(heap, (ev.ts, seq, ev))
+        if len(heap) < window:
+            heapq.heappush(heap, (ev.ts, seq, ev))
+        else:  # push and pop the earliest in one step
+            yield heapq.heappushpop(heap, (ev.ts, seq, ev))[2]
         seq += 1
-        if len(heap) > window:
-            yield heapq.heappop(heap)[2]
     while heap:
         yield heapq.heappop(heap)[2]
