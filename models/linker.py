@@ -27,6 +27,7 @@ from typing import Any
 from models.config import LinkerSettings
 
 Membership = tuple[str, str | None]  # (account, new cluster id or None)
+_JOINED_MIN = 4  # below this many holders, scanning them costs less than remembering
 
 
 class Linker:
@@ -42,6 +43,8 @@ class Linker:
         self.values: dict[str, dict[tuple[str, int], bool]] = {}
         self.systematic_count: dict[tuple[str, int], int] = {}
         self.merges = 0
+        # Values whose holders are all in one component (remembered from ``_JOINED_MIN`` holders)
+        self._joined: set[tuple[str, int]] = set()
         self._caps: dict[str, tuple[int, int]] = {}  # kind -> (soft cap, hard cap)
         # kind -> (weight, cap on the evidence of that kind): several templates count up to twice
         # the weight, other kinds once.
@@ -173,19 +176,26 @@ class Linker:
         else:
             count = self.holder_count[key]
         changes: list[Membership] = []
+        joined = False  # all holders end up in the account's component
         if self.rarity(kind, count) > 0.0:
             threshold = self.s.threshold
             parent = self.parent
             find = self.find
             root = find(account)
-            for other in holders:
-                p = parent[other]
-                # Most holders point straight at their root (path compression): skip find().
-                if p == root or (p != other and find(other) == root):
-                    continue
-                if self.pair_evidence(account, other) >= threshold:
-                    changes.extend(self._union(account, other))
-                    root = find(account)
+            joined = True
+            # Components only ever merge: holders found in one component stay in one. When the
+            # account is in it too, every holder would be skipped below.
+            if key not in self._joined or find(holders[0]) != root:
+                for other in holders:
+                    p = parent[other]
+                    # Most holders point straight at their root (path compression): skip find().
+                    if p == root or (p != other and find(other) == root):
+                        continue
+                    if self.pair_evidence(account, other) >= threshold:
+                        changes.extend(self._union(account, other))
+                        root = find(account)
+                    else:
+                        joined = False
         if known is not None:
             pass  # an upgrade to systematic: already a holder
         elif len(holders) < self.s.max_holders_kept:
@@ -193,6 +203,10 @@ class Linker:
         else:
             # Keep a rolling window of recent holders so that late joiners meet live accounts.
             holders[count % self.s.max_holders_kept] = account
+        if joined and len(holders) >= _JOINED_MIN:
+            self._joined.add(key)
+        else:
+            self._joined.discard(key)
         # Collapse repeated moves of one account into its final cluster.
         if len(changes) > 1:
             final: dict[str, str | None] = {}

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st_
+
 from models.config import LinkerSettings
 from models.linker import Linker
 
@@ -68,3 +71,24 @@ def test_cluster_names_do_not_depend_on_arrival_order() -> None:
         b.link(*p)
     assert a.cluster_of("m") == b.cluster_of("m") == "cl:c"
     assert a.members("cl:c") == b.members("cl:c") == ["c", "m", "x"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st_.lists(
+        st_.tuples(
+            st_.integers(0, 40),  # account
+            st_.sampled_from(["payment", "ip24", "asn_ua", "template_cot", "template_seen", "template"]),
+            st_.integers(0, 5),  # value
+        ),
+        max_size=400,
+    )
+)
+def test_remembering_joined_values_changes_nothing(links: list[tuple[int, str, int]]) -> None:
+    """The shortcut for values whose holders are all in one component gives the same changes."""
+    s = LinkerSettings(max_holders_kept=6, soft_cap={"ip24": 3, "asn_ua": 2}, hard_cap={"ip24": 12, "asn_ua": 6})
+    fast, slow = Linker(s), Linker(s)
+    for acct, kind, value in links:
+        slow._joined.clear()  # never remembers: always scans every holder
+        assert fast.link(f"a{acct}", kind, value) == slow.link(f"a{acct}", kind, value)
+    assert fast.stats() == slow.stats()
