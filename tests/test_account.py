@@ -122,8 +122,11 @@ def test_fused_half_space_trees_equal_score_then_learn(walk: str, monkeypatch: p
         expected = plain.score_one(x)
         plain.learn_one(x)
         assert fused.score_learn_one(x) == expected
-    masses = [[(n.l_mass, n.r_mass) for n in nodes] for nodes in fused._tree_nodes]
-    assert masses == [[(n.l_mass, n.r_mass) for n in nodes] for nodes in plain._tree_nodes]
+    flat = fused.flat
+    assert flat is not None
+    river = [(n.l_mass, n.r_mass) for t in plain.trees for n in population._heap_order(t, plain.height)]
+    assert list(zip(flat.l_mass, flat.r_mass, strict=True)) == river
+    assert pickle.loads(pickle.dumps(fused)).score_one({"a": 0.3}) == plain.score_one({"a": 0.3})
     assert copy.deepcopy(fused).score_one({"a": 0.1, "b": 0.2, "c": 0.5}) == plain.score_one(
         {"a": 0.1, "b": 0.2, "c": 0.5}
     )
