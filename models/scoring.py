@@ -21,7 +21,16 @@ def or_default(v: float, default: float = 0.0) -> float:
 
 def squash(z: dict[str, float]) -> dict[str, float]:
     """Standardised values into [0, 1] (logistic), the input range HalfSpaceTrees expects."""
-    return {k: 1.0 / (1.0 + math.exp(-max(min(v, 30.0), -30.0))) for k, v in z.items()}
+    out = {}
+    exp = math.exp
+    for k, v in z.items():
+        # Clamped with comparisons rather than min/max calls (this runs per summary); NaN stays NaN.
+        if v > 30.0:
+            v = 30.0
+        elif v < -30.0:
+            v = -30.0
+        out[k] = 1.0 / (1.0 + exp(-v))
+    return out
 
 
 def anomaly_points(weight: float, score: float) -> float:

@@ -180,3 +180,16 @@ def test_c_learning_step_equals_python_twin(
         assert c_state.f.tobytes() == py_state.f.tobytes()
         assert c_state.q == py_state.q
         assert c_state.u == py_state.u
+
+
+@given(st_.dictionaries(st_.text(max_size=3), st_.floats(allow_nan=True, allow_infinity=True), max_size=10))
+def test_squash_is_the_clamped_logistic(z: dict[str, float]) -> None:
+    import math
+
+    from models.scoring import squash
+
+    got = squash(z)
+    assert list(got) == list(z)
+    for k, v in z.items():
+        want = 1.0 / (1.0 + math.exp(-max(min(v, 30.0), -30.0)))
+        assert got[k] == want or (math.isnan(want) and math.isnan(got[k]))
