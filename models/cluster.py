@@ -87,7 +87,17 @@ class MemberSummary:
 
 
 class ClusterState(SubjectAlertState):
-    __slots__ = ("bursts", "hour_counts", "last_eval_ts", "max_last", "members", "min_first", "sums", "tpl_counts")
+    __slots__ = (
+        "burst_best",
+        "bursts",
+        "hour_counts",
+        "last_eval_ts",
+        "max_last",
+        "members",
+        "min_first",
+        "sums",
+        "tpl_counts",
+    )
 
     def __init__(self) -> None:
         super().__init__()
@@ -100,16 +110,31 @@ class ClusterState(SubjectAlertState):
         self.min_first = math.inf
         self.max_last = 0.0
         self.last_eval_ts = -math.inf
+        # the largest member count of two neighbouring creation buckets; -1: not known
+        self.burst_best = -1
 
     def __getstate__(self) -> tuple[Any, ...]:
         return tuple(getattr(self, k) for k in _FIELDS)
 
     def __setstate__(self, st: tuple[Any, ...]) -> None:
-        for k, v in zip(_FIELDS, st, strict=True):
+        self.burst_best = -1  # absent from states pickled before it existed
+        for k, v in zip(_FIELDS[: len(st)], st, strict=True):
             setattr(self, k, v)
 
 
-_FIELDS = tuple(SubjectAlertState.__slots__) + tuple(ClusterState.__slots__)
+# New fields go at the end: states pickled before them still load.
+_FIELDS = (
+    *SubjectAlertState.__slots__,
+    "bursts",
+    "hour_counts",
+    "last_eval_ts",
+    "max_last",
+    "members",
+    "min_first",
+    "sums",
+    "tpl_counts",
+    "burst_best",
+)
 
 
 def _hours(m: MemberSummary) -> list[int]:
@@ -134,7 +159,7 @@ class ClusterModel:
     def _bucket(self, created_ts: float) -> int:
         return int(created_ts // (self.s.burst_window_days * 43200.0))
 
-    def _add(self, st: ClusterState, m: MemberSummary, sign: int) -> None:
+    def _add(self, st: ClusterState, m: MemberSummary, sign: int, bursts: bool = True) -> None:
         s = st.sums
         s[0] += sign * m.n
         s[1] += sign * m.elicit
@@ -144,10 +169,12 @@ class ClusterModel:
         if m.created_ts >= 0:
             s[5] += sign
             s[6] += sign * m.created_ts
-            b = self._bucket(m.created_ts)
-            st.bursts[b] = st.bursts.get(b, 0) + sign
-            if st.bursts[b] <= 0:
-                del st.bursts[b]
+            if bursts:
+                b = self._bucket(m.created_ts)
+                st.bursts[b] = st.bursts.get(b, 0) + sign
+                if st.bursts[b] <= 0:
+                    del st.bursts[b]
+                st.burst_best = -1
         if m.tpl:
             old = st.tpl_counts.get(m.tpl, 0)
             c = old + sign
@@ -168,10 +195,17 @@ class ClusterModel:
     def apply(self, st: ClusterState, m: MemberSummary) -> None:
         """Add or refresh one member's summary."""
         old = st.members.get(m.account)
+        # A member reporting again from the same creation bucket leaves the bursts as they are.
+        bursts = (
+            old is None
+            or old.created_ts < 0
+            or m.created_ts < 0
+            or self._bucket(old.created_ts) != self._bucket(m.created_ts)
+        )
         if old is not None:
-            self._add(st, old, -1)
+            self._add(st, old, -1, bursts)
         st.members[m.account] = m
-        self._add(st, m, +1)
+        self._add(st, m, +1, bursts)
         st.min_first = min(st.min_first, m.first_ts)
         st.max_last = max(st.max_last, m.last_ts)
         if len(st.hour_counts) > 72:  # keep the last three days of hours
@@ -189,7 +223,9 @@ class ClusterModel:
         s = st.sums
         n_created = s[5]
         if n_created > 0 and st.bursts:
-            best = max(c + st.bursts.get(b + 1, 0) for b, c in st.bursts.items())
+            best = st.burst_best
+            if best < 0:
+                best = st.burst_best = max(c + st.bursts.get(b + 1, 0) for b, c in st.bursts.items())
             burst = best / n_created
             mean_created = s[6] / n_created
             young = clip(1.0 - (now - mean_created) / 86400.0 / 30.0)

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import jsonschema
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from models.account import Reason, SubjectAlertState
 from models.cluster import ClusterModel, ClusterState, MemberSummary
@@ -73,3 +75,42 @@ def test_cluster_member_moves_are_reversible() -> None:
     after = m.features(st, 5000.0)
     for k in before:
         assert abs(before[k] - after[k]) < 1e-9, k
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st_.lists(
+        st_.tuples(st_.integers(0, 12), st_.sampled_from([-1.0, 0.0, 4e4, 9e4, 2e5, 1.7e9]), st_.booleans()),
+        max_size=120,
+    )
+)
+def test_remembered_creation_burst_equals_recomputed(steps: list[tuple[int, float, bool]]) -> None:
+    """The cached burst feature is the one computed from scratch after any joins, refreshes, leaves."""
+    import copy
+
+    model = ClusterModel(ClusterSettings())
+    st = ClusterState()
+    for acct, created, leave in steps:
+        if leave:
+            model.remove(st, f"a{acct}")
+        else:
+            m = MemberSummary(f"a{acct}", 10, 0.5, 0.1, 1.0, created, 1e9, 1e9 + 60, 0, 10.0)
+            model.apply(st, m)
+        fresh = copy.deepcopy(st)
+        fresh.burst_best = -1
+        assert model.features(st, 1.7e9)["creation_burst"] == model.features(fresh, 1.7e9)["creation_burst"]
+
+
+def test_cluster_state_pickled_before_the_burst_cache_still_loads() -> None:
+    import pickle
+
+    model = ClusterModel(ClusterSettings())
+    st = ClusterState()
+    for i in range(5):
+        model.apply(st, MemberSummary(f"a{i}", 10, 0.5, 0.1, 1.0, 1e6 + i, 1e9, 1e9 + 60, 0, 10.0))
+    old_layout = st.__getstate__()[:-1]  # what the previous version wrote
+    back = ClusterState.__new__(ClusterState)
+    back.__setstate__(old_layout)
+    assert back.burst_best == -1 and set(back.members) == set(st.members)
+    assert model.features(back, 1.7e9) == model.features(st, 1.7e9)
+    assert pickle.loads(pickle.dumps(st)).burst_best == st.burst_best
