@@ -395,14 +395,18 @@ class RequestFeatures:
 
 
 _SYSTEM: dict[str, tuple[bool, bool, int]] = {}  # system prompt -> markers and value hash
+_SYSTEM_CHARS = [0]  # characters held by _SYSTEM's keys (a system prompt can be 64 KiB)
+_SYSTEM_MAX_CHARS = 32 << 20
 
 
 def _system_prompt(text: str) -> tuple[bool, bool, int]:
     # Cached: system prompts repeat across an account's requests (and across a campaign's).
     hit = _SYSTEM.get(text)
     if hit is None:
-        if len(_SYSTEM) >= 50_000:
+        if len(_SYSTEM) >= 50_000 or _SYSTEM_CHARS[0] >= _SYSTEM_MAX_CHARS:
             _SYSTEM.clear()
+            _SYSTEM_CHARS[0] = 0
+        _SYSTEM_CHARS[0] += len(text)
         e, r = markers(text[:2000].lower())
         hit = _SYSTEM[text] = (e, r, value_hash("system_prompt", text) if len(text) >= 40 else 0)
     return hit
