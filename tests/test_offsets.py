@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import defaultdict
 from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from intervaltree import IntervalTree
@@ -102,3 +104,76 @@ def test_docstring_examples() -> None:
 
     result = doctest.testmod(streams.offsets)
     assert result.attempted >= 6 and result.failed == 0
+
+
+def _started(coro: Any) -> Any:
+    """Run a coroutine to its first wait, as the worker's drain loop does."""
+    return coro.send(None)
+
+
+def test_resumed_coroutine_finishes_as_in_a_task() -> None:
+    from streams.offsets import _resume
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[int] = loop.create_future()
+        steps: list[str] = []
+
+        async def callback() -> str:
+            steps.append("start")
+            value = await fut
+            await asyncio.sleep(0)  # a bare yield
+            steps.append(f"got {value}")
+            return "done"
+
+        coro = callback()
+        waiting_on = _started(coro)
+        assert waiting_on is fut and steps == ["start"]
+        task = asyncio.ensure_future(_resume(coro, waiting_on))
+        await asyncio.sleep(0)
+        assert not task.done()
+        fut.set_result(7)
+        assert await task == "done"
+        assert steps == ["start", "got 7"]
+
+    asyncio.run(main())
+
+
+def test_resumed_coroutine_receives_errors_and_cancellation() -> None:
+    from streams.offsets import _resume
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        failing: asyncio.Future[int] = loop.create_future()
+        never: asyncio.Future[int] = loop.create_future()
+        seen: list[str] = []
+
+        async def catches() -> str:
+            try:
+                await failing
+            except KeyError:
+                seen.append("caught")
+            return "recovered"
+
+        async def cleans_up() -> None:
+            try:
+                await never
+            finally:
+                seen.append("cleaned up")
+
+        coro = catches()
+        task = asyncio.ensure_future(_resume(coro, _started(coro)))
+        await asyncio.sleep(0)
+        failing.set_exception(KeyError("x"))
+        assert await task == "recovered"
+
+        coro2 = cleans_up()
+        task2 = asyncio.ensure_future(_resume(coro2, _started(coro2)))
+        await asyncio.sleep(0)
+        task2.cancel()  # what wait_first does to the loser
+        with pytest.raises(asyncio.CancelledError):
+            await task2
+        assert seen == ["caught", "cleaned up"]
+        assert never.cancelled()
+
+    asyncio.run(main())
