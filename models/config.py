@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import orjson
 import yaml
@@ -173,6 +173,9 @@ class KafkaSettings(_Strict):
 class WorkerSettings(_Strict):
     app_id: str = "distillguard"
     data_dir: str = "var/worker"
+    store: Literal["auto", "rocksdb", "memory"] = Field(
+        "auto", description="table store: RocksDB (rocksdict), memory, or auto (RocksDB where rocksdict installs)"
+    )
     batch_size: int = Field(2000, ge=1)
     batch_within_s: float = Field(0.2, gt=0)
     population_save_s: float = Field(5.0, gt=0, description="how often the worker saves population models")

@@ -54,20 +54,23 @@ ROWS_PER_MESSAGE = 1000
 
 
 class TableCache(MutableMapping[str, Any]):
-    """Live state objects over a Faust table; written back once per batch.
+    """Live state objects of one partition of a Faust table; written back once per batch.
 
     Table values are ``pickle((state, applied_offset))``; keys are account or cluster ids (or
-    ``account:<partition>`` / ``cluster:<partition>`` for the population models).
+    ``account:<partition>`` / ``cluster:<partition>`` for the population models). Reads and
+    writes name the partition themselves: Faust's RocksDB store would otherwise pick the
+    database of the *current event*, and a batch mixes partitions.
     """
 
-    def __init__(self, table: Any) -> None:
+    def __init__(self, table: Any, partition: int) -> None:
         self.table = table
+        self.partition = partition
         self.live: dict[str, Any] = {}
         self.offsets: dict[str, int] = {}
-        self.dirty: dict[str, int] = {}  # key -> changelog partition
+        self.dirty: set[str] = set()
 
     def _load(self, key: str) -> Any:
-        raw = self.table.data.get(key.encode())
+        raw = _store_get(self.table.data, self.partition, key.encode())
         if raw is None:
             return None
         state, offset = pickle.loads(raw)
@@ -107,33 +110,85 @@ class TableCache(MutableMapping[str, Any]):
             self._load(key)
         return self.offsets.get(key, -1)
 
-    def touch(self, key: str, partition: int, offset: int | None = None) -> None:
-        self.dirty[key] = partition
+    def touch(self, key: str, offset: int | None = None) -> None:
+        self.dirty.add(key)
         if offset is not None:
             self.offsets[key] = offset
 
     def flush(self, sink: Sink) -> int:
-        """Write every touched key back to the table and its changelog (through ``sink``)."""
+        """Write every touched key back to the store and the changelog (through ``sink``)."""
         topic = self.table.changelog_topic.get_topic_name()
-        n = 0
-        for key, partition in self.dirty.items():
+        store = self.table.data
+        for key in self.dirty:
             bkey = key.encode()
             st = self.live.get(key)
-            if st is None:  # deleted
-                self.table.data.pop(bkey, None)
-                sink.send(topic, partition, bkey, None)
-            else:
-                raw = pickle.dumps((st, self.offsets.get(key, -1)), protocol=pickle.HIGHEST_PROTOCOL)
-                self.table.data[bkey] = raw
-                sink.send(topic, partition, bkey, raw)
-            n += 1
+            raw = (
+                None if st is None else pickle.dumps((st, self.offsets.get(key, -1)), protocol=pickle.HIGHEST_PROTOCOL)
+            )
+            _store_put(store, self.partition, bkey, raw)
+            sink.send(topic, self.partition, bkey, raw)
+        n = len(self.dirty)
         self.dirty.clear()
         return n
 
+
+class TableCaches:
+    """The :class:`TableCache` of each partition of one table."""
+
+    def __init__(self, table: Any) -> None:
+        self.table = table
+        self.parts: dict[int, TableCache] = {}
+
+    def __call__(self, partition: int) -> TableCache:
+        c = self.parts.get(partition)
+        if c is None:
+            c = self.parts[partition] = TableCache(self.table, partition)
+        return c
+
+    @property
+    def dirty(self) -> bool:
+        return any(c.dirty for c in self.parts.values())
+
+    def flush(self, sink: Sink) -> int:
+        return sum(c.flush(sink) for c in self.parts.values())
+
     def clear(self) -> None:
-        self.live.clear()
-        self.offsets.clear()
-        self.dirty.clear()
+        self.parts.clear()
+
+
+def _store_get(store: Any, partition: int, key: bytes) -> bytes | None:
+    db_for = getattr(store, "_db_for_partition", None)
+    if db_for is not None:  # RocksDB: one database per partition
+        value: bytes | None = db_for(partition).get(key)
+        return value
+    return store.get(key)  # type: ignore[no-any-return]  # memory: one mapping
+
+
+def _store_put(store: Any, partition: int, key: bytes, value: bytes | None) -> None:
+    db_for = getattr(store, "_db_for_partition", None)
+    if db_for is not None:
+        db = db_for(partition)
+        if value is None:
+            db.delete(key)
+        else:
+            db.put(key, value)
+    elif value is None:
+        store.pop(key, None)
+    else:
+        store[key] = value
+
+
+def store_url(setting: str) -> str:
+    """Faust store for the tables: RocksDB (through rocksdict) where it installs, else memory."""
+    if setting == "memory":
+        return "memory://"
+    try:
+        import rocksdict  # noqa: F401
+    except ImportError:
+        if setting == "rocksdb":
+            raise
+        return "memory://"
+    return "rocksdb://"
 
 
 def _faust_broker(bootstrap: str) -> str:
@@ -158,7 +213,9 @@ class Worker:
         self.app = App(
             w.app_id,
             broker=_faust_broker(self.bootstrap),
-            store="memory://",  # write-back goes through the store's mapping; recovery via changelog
+            # RocksDB (rocksdict) where it installs: a restarted worker reads only the changelog's
+            # tail into its local state; memory: it reads the whole changelog
+            store=store_url(w.store),
             datadir=data_dir or w.data_dir,
             topic_partitions=k.partitions,
             topic_replication_factor=k.replication_factor,
@@ -188,9 +245,9 @@ class Worker:
         # Population models (scaler + HalfSpaceTrees) of each stage partition, saved every
         # population_save_s and on revocation, so that a takeover does not start them afresh.
         self.population_table = app.Table("population", partitions=k.partitions, key_type=bytes, value_type=bytes)
-        self.accounts = TableCache(self.accounts_table)
-        self.clusters = TableCache(self.clusters_table)
-        self.population = TableCache(self.population_table)
+        self.accounts = TableCaches(self.accounts_table)
+        self.clusters = TableCaches(self.clusters_table)
+        self.population = TableCaches(self.population_table)
         self.population_saved: dict[str, float] = {}
         self.account_stages: dict[int, AccountStage] = {}
         self.cluster_stages: dict[int, ClusterStage] = {}
@@ -214,19 +271,23 @@ class Worker:
     def _account_stage(self, partition: int) -> AccountStage:
         st = self.account_stages.get(partition)
         if st is None:
-            st = self.account_stages[partition] = AccountStage(self.settings, self.accounts, self.config_hash)
-            self._restore_population(f"account:{partition}", st.model)
+            st = self.account_stages[partition] = AccountStage(
+                self.settings, self.accounts(partition), self.config_hash
+            )
+            self._restore_population(f"account:{partition}", partition, st.model)
         return st
 
     def _cluster_stage(self, partition: int) -> ClusterStage:
         st = self.cluster_stages.get(partition)
         if st is None:
-            st = self.cluster_stages[partition] = ClusterStage(self.settings, self.clusters, self.config_hash)
-            self._restore_population(f"cluster:{partition}", st.model)
+            st = self.cluster_stages[partition] = ClusterStage(
+                self.settings, self.clusters(partition), self.config_hash
+            )
+            self._restore_population(f"cluster:{partition}", partition, st.model)
         return st
 
-    def _restore_population(self, key: str, model: Any) -> None:
-        saved = self.population.get(key)
+    def _restore_population(self, key: str, partition: int, model: Any) -> None:
+        saved = self.population(partition).get(key)
         if saved is not None:
             model.scaler, model.hst = saved
             self.counters["population_restored"] += 1
@@ -240,8 +301,9 @@ class Worker:
             for partition, stage in stages.items():
                 key = f"{kind}:{partition}"
                 if force or now - self.population_saved.get(key, now) >= every:
-                    self.population[key] = (stage.model.scaler, stage.model.hst)
-                    self.population.touch(key, partition)
+                    cache = self.population(partition)
+                    cache[key] = (stage.model.scaler, stage.model.hst)
+                    cache.touch(key)
                     self.population_saved[key] = now
         if self.population.dirty:
             self.population.flush(self.sink)
@@ -407,7 +469,8 @@ class Worker:
                 log.warning("event rejected", source=where, reason=ev.reason, rejects=self.counters["rejects"])
             return
         acct = ev.account_id
-        if self.accounts.applied(acct) >= offset:
+        states = self.accounts(partition)
+        if states.applied(acct) >= offset:
             self.counters["redelivered_skipped"] += 1
             return
         try:
@@ -420,9 +483,9 @@ class Worker:
             reason = f"internal error: {where_raised(exc)}"
             where = self._dead_letter(raw, key, partition, offset, reason)
             log.error("event failed", source=where, reason=reason, internal_errors=self.counters["internal_errors"])
-            self.accounts.touch(acct, partition, offset)
+            states.touch(acct, offset)
             return
-        self.accounts.touch(acct, partition, offset)
+        states.touch(acct, offset)
         self.counters["events"] += 1
         if out.duplicate:
             self.counters["duplicates"] += 1
@@ -447,9 +510,10 @@ class Worker:
 
     def _membership(self, raw: bytes, partition: int, summaries: dict[int, list[Any]]) -> None:
         stage = self._account_stage(partition)
+        states = self.accounts(partition)
         for acct, cid, ts, seq in orjson.loads(raw):
             self._cluster_rows(stage.on_membership(acct, cid, ts, seq), summaries)
-            self.accounts.touch(acct, partition)
+            states.touch(acct)
 
     async def _linker_agent(self, stream: Any) -> None:
         k = self.settings.kafka
@@ -532,14 +596,14 @@ class Worker:
                 for cid, acct, summary, ts in orjson.loads(msg.value):
                     skip = done.get(cid)
                     if skip is None:
-                        skip = done[cid] = self.clusters.applied(cid) >= msg.offset
+                        skip = done[cid] = self.clusters(msg.partition).applied(cid) >= msg.offset
                     if skip:
                         self.counters["redelivered_skipped"] += 1
                         continue
                     member = MemberSummary.from_dict(summary) if summary is not None else None
                     for alert in stage.process((cid, acct, member, ts)):
                         self._emit_alert(alert)
-                    self.clusters.touch(cid, msg.partition, msg.offset)
+                    self.clusters(msg.partition).touch(cid, msg.offset)
             self.sink.drain()  # alerts before the state that records them (see the account agent)
             self.clusters.flush(self.sink)
             self._save_population()
@@ -565,4 +629,4 @@ def run_worker(
     worker.execute_from_commandline()
 
 
-__all__ = ["AccountState", "ClusterState", "TableCache", "Worker", "run_worker"]
+__all__ = ["AccountState", "ClusterState", "TableCache", "TableCaches", "Worker", "run_worker", "store_url"]
