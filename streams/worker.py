@@ -118,18 +118,18 @@ class TableCache(MutableMapping[str, Any]):
     def flush(self, sink: Sink) -> int:
         """Write every touched key back to the store and the changelog (through ``sink``)."""
         topic = self.table.changelog_topic.get_topic_name()
-        store = self.table.data
+        writes: list[tuple[bytes, bytes | None]] = []
         for key in self.dirty:
             bkey = key.encode()
             st = self.live.get(key)
-            raw = (
-                None if st is None else pickle.dumps((st, self.offsets.get(key, -1)), protocol=pickle.HIGHEST_PROTOCOL)
-            )
-            _store_put(store, self.partition, bkey, raw)
+            raw = None
+            if st is not None:
+                raw = pickle.dumps((st, self.offsets.get(key, -1)), protocol=pickle.HIGHEST_PROTOCOL)
+            writes.append((bkey, raw))
             sink.send(topic, self.partition, bkey, raw)
-        n = len(self.dirty)
+        _store_write(self.table.data, self.partition, writes)
         self.dirty.clear()
-        return n
+        return len(writes)
 
 
 class TableCaches:
@@ -164,18 +164,25 @@ def _store_get(store: Any, partition: int, key: bytes) -> bytes | None:
     return store.get(key)  # type: ignore[no-any-return]  # memory: one mapping
 
 
-def _store_put(store: Any, partition: int, key: bytes, value: bytes | None) -> None:
+def _store_write(store: Any, partition: int, writes: list[tuple[bytes, bytes | None]]) -> None:
+    """Puts (and deletes, value None) into one partition of the store: one RocksDB write batch."""
     db_for = getattr(store, "_db_for_partition", None)
     if db_for is not None:
-        db = db_for(partition)
+        from rocksdict import WriteBatch
+
+        batch = WriteBatch(raw_mode=True)
+        for key, value in writes:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
+        db_for(partition).write(batch)
+        return
+    for key, value in writes:
         if value is None:
-            db.delete(key)
+            store.pop(key, None)
         else:
-            db.put(key, value)
-    elif value is None:
-        store.pop(key, None)
-    else:
-        store[key] = value
+            store[key] = value
 
 
 def store_url(setting: str) -> str:
