@@ -35,7 +35,7 @@ def simulate(n_accounts: int, hours: float, seed: int) -> list[bytes]:
 
 
 def throughput(bootstrap: str, raws: list[bytes], tmp: Path) -> float:
-    env = KafkaEnv(bootstrap, tmp, partitions=6)
+    env = KafkaEnv(bootstrap, tmp, partitions=6, worker={})  # the worker's own batch settings
     try:
         env.produce(raws)
         t0 = time.time()
@@ -59,7 +59,7 @@ def throughput(bootstrap: str, raws: list[bytes], tmp: Path) -> float:
 
 
 def latency(bootstrap: str, raws: list[bytes], rate: float, tmp: Path) -> tuple[list[float], int]:
-    env = KafkaEnv(bootstrap, tmp, partitions=6)
+    env = KafkaEnv(bootstrap, tmp, partitions=6, worker={})  # the worker's own batch settings
     sent: dict[float, float] = {}
     got: list[float] = []
     stop = threading.Event()

@@ -177,7 +177,7 @@ class WorkerSettings(_Strict):
         "auto", description="table store: RocksDB (rocksdict), memory, or auto (RocksDB where rocksdict installs)"
     )
     batch_size: int = Field(5000, ge=1, description="messages per agent batch (state is written back once per batch)")
-    batch_within_s: float = Field(0.2, gt=0)
+    batch_within_s: float = Field(0.1, gt=0, description="longest wait to fill a batch (bounds alert latency)")
     population_save_s: float = Field(5.0, gt=0, description="how often the worker saves population models")
     web_port: int = Field(6066, ge=0)
 

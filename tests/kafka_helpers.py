@@ -10,7 +10,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 import yaml
@@ -27,7 +27,11 @@ REPO = Path(__file__).resolve().parents[1]
 class KafkaEnv:
     """A private set of topics and a consumer group id, with settings in a YAML file."""
 
-    def __init__(self, bootstrap: str, tmp: Path, partitions: int = 4) -> None:
+    # The tests run small inputs: small batches make several batches (and commits) of them.
+    TEST_WORKER: ClassVar[dict[str, Any]] = {"batch_size": 200, "batch_within_s": 0.1}
+
+    def __init__(self, bootstrap: str, tmp: Path, partitions: int = 4, worker: dict[str, Any] | None = None) -> None:
+        """``worker``: worker settings besides the isolated app id (default ``TEST_WORKER``)."""
         self.bootstrap = bootstrap
         uid = uuid.uuid4().hex[:8]
         self.prefix = f"t{uid}"
@@ -45,7 +49,7 @@ class KafkaEnv:
                 "actions_topic": f"{self.prefix}.actions",
                 "alerts_deadletter_topic": f"{self.prefix}.alerts.deadletter",
             },
-            "worker": {"app_id": f"dg-{uid}", "batch_size": 200, "batch_within_s": 0.1},
+            "worker": {"app_id": f"dg-{uid}", **(self.TEST_WORKER if worker is None else worker)},
         }
         self.config_path = tmp / f"{self.prefix}.yaml"
         self.config_path.write_text(yaml.safe_dump(cfg))
