@@ -11,7 +11,7 @@ LOCAL_BOOTSTRAP := localhost:$${KAFKA_PORT:-19092}
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml $(wildcard models/*.c)
+$(STAMP): pyproject.toml $(wildcard models/*.c models/*.h)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test,dev]'

@@ -12,8 +12,7 @@
  *
  * The layout constants below must match models/account.py (checked at import there).
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_kernel.h"
 #include <math.h>
 #include <stdint.h>
 
@@ -82,20 +81,6 @@ static int mark_systematic(const uint64_t *q, uint32_t *u, uint64_t fp, unsigned
     if ((u[U_EMITTED] & bit) || u[U_CNT + i] < uses) return 0;
     u[U_EMITTED] |= bit;
     return 1;
-}
-
-static int get_buffer(PyObject *st, PyObject *name, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t len) {
-    PyObject *arr = PyObject_GetAttr(st, name);
-    if (arr == NULL) return -1;
-    int rc = PyObject_GetBuffer(arr, view, PyBUF_WRITABLE | PyBUF_FORMAT);
-    Py_DECREF(arr);
-    if (rc < 0) return -1;
-    if (view->itemsize != itemsize || view->len != itemsize * len) {
-        PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "account state array %S has the wrong layout", name);
-        return -1;
-    }
-    return 0;
 }
 
 /* Attribute getters that raise on the wrong type, like the Python twin would. */
@@ -199,9 +184,9 @@ static PyObject *learn(PyObject *self, PyObject *const *args, Py_ssize_t nargs) 
 
     Py_buffer fb, qb, ub;
     PyObject *links = NULL;
-    if (get_buffer(st, s_f, &fb, 8, NF) < 0) goto out_links;
-    if (get_buffer(st, s_q, &qb, 8, NQ) < 0) goto out_f;
-    if (get_buffer(st, s_u, &ub, 4, NU) < 0) goto out_q;
+    if (attr_buffer(st, s_f, &fb, "d", NF, 1) < 0) goto out_links;
+    if (attr_buffer(st, s_q, &qb, "Q", NQ, 1) < 0) goto out_f;
+    if (attr_buffer(st, s_u, &ub, "I", NU, 1) < 0) goto out_q;
     double *f = (double *)fb.buf;
     uint64_t *q = (uint64_t *)qb.buf;
     uint32_t *u = (uint32_t *)ub.buf;
@@ -328,8 +313,6 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_accountkernel", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__accountkernel(void) {
-#define INTERN(var, text) \
-    if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL;
     INTERN(s_n, "n")
     INTERN(s_f, "f")
     INTERN(s_q, "q")
@@ -343,6 +326,5 @@ PyMODINIT_FUNC PyInit__accountkernel(void) {
     INTERN(s_tail, "tpl_tail")
     INTERN(s_content, "content")
     INTERN(s_links, "links")
-#undef INTERN
     return PyModule_Create(&module);
 }

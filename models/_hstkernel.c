@@ -12,29 +12,13 @@
  *   returns     the sum over trees of r_mass * 2**depth along the path, up to the first node
  *               whose r_mass is below size_limit
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "_kernel.h"
 #include <stdint.h>
 
 #define MAX_FEATURES 256
 
 static PyObject *s_features, *s_node_feature, *s_threshold, *s_l_mass, *s_r_mass, *s_n_trees, *s_n_nodes,
     *s_height;
-
-static int get_buffer(PyObject *ft, PyObject *name, Py_buffer *view, Py_ssize_t itemsize, Py_ssize_t len,
-                      int writable) {
-    PyObject *arr = PyObject_GetAttr(ft, name);
-    if (arr == NULL) return -1;
-    int rc = PyObject_GetBuffer(arr, view, writable ? PyBUF_WRITABLE : PyBUF_SIMPLE);
-    Py_DECREF(arr);
-    if (rc < 0) return -1;
-    if (view->len != itemsize * len) {
-        PyBuffer_Release(view);
-        PyErr_Format(PyExc_ValueError, "FlatTrees.%S has the wrong size", name);
-        return -1;
-    }
-    return 0;
-}
 
 static long get_long(PyObject *ft, PyObject *name) {
     PyObject *v = PyObject_GetAttr(ft, name);
@@ -96,10 +80,10 @@ static PyObject *walk(PyObject *self, PyObject *const *args, Py_ssize_t nargs) {
 
     Py_ssize_t size = (Py_ssize_t)n_trees * n_nodes;
     Py_buffer fb, tb, lb, rb;
-    if (get_buffer(ft, s_node_feature, &fb, 1, size, 0) < 0) return NULL;
-    if (get_buffer(ft, s_threshold, &tb, 8, size, 0) < 0) goto out_f;
-    if (get_buffer(ft, s_l_mass, &lb, 8, size, 1) < 0) goto out_t;
-    if (get_buffer(ft, s_r_mass, &rb, 8, size, 0) < 0) goto out_l;
+    if (attr_buffer(ft, s_node_feature, &fb, "B", size, 0) < 0) return NULL;
+    if (attr_buffer(ft, s_threshold, &tb, "d", size, 0) < 0) goto out_f;
+    if (attr_buffer(ft, s_l_mass, &lb, "q", size, 1) < 0) goto out_t;
+    if (attr_buffer(ft, s_r_mass, &rb, "q", size, 0) < 0) goto out_l;
     const uint8_t *feat = (const uint8_t *)fb.buf;
     const double *thr = (const double *)tb.buf;
     int64_t *lm = (int64_t *)lb.buf;
@@ -161,8 +145,6 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_hstkernel", NULL, -1, methods};
 
 PyMODINIT_FUNC PyInit__hstkernel(void) {
-#define INTERN(var, text) \
-    if ((var = PyUnicode_InternFromString(text)) == NULL) return NULL;
     INTERN(s_features, "features")
     INTERN(s_node_feature, "node_feature")
     INTERN(s_threshold, "threshold")
@@ -171,6 +153,5 @@ PyMODINIT_FUNC PyInit__hstkernel(void) {
     INTERN(s_n_trees, "n_trees")
     INTERN(s_n_nodes, "n_nodes")
     INTERN(s_height, "height")
-#undef INTERN
     return PyModule_Create(&module);
 }

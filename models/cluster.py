@@ -123,17 +123,11 @@ class ClusterState(SubjectAlertState):
 
 
 # New fields go at the end: states pickled before them still load.
+_NEW_FIELDS = ("burst_best",)
 _FIELDS = (
     *SubjectAlertState.__slots__,
-    "bursts",
-    "hour_counts",
-    "last_eval_ts",
-    "max_last",
-    "members",
-    "min_first",
-    "sums",
-    "tpl_counts",
-    "burst_best",
+    *(f for f in ClusterState.__slots__ if f not in _NEW_FIELDS),
+    *_NEW_FIELDS,
 )
 
 
