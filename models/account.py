@@ -125,7 +125,7 @@ _U0 = array("I", bytes(4 * _NU))
 class AccountState:
     """State of one account: three packed arrays (see the ``F_``, ``Q_``, ``U_`` indices).
 
-    About 750 bytes in memory and 400 pickled (``bench/account_memory.py``). The alert-policy
+    About 900 bytes in memory and 630 pickled (``bench/account_memory.py``). The alert-policy
     memory (``band``, ``alert_seq``, ...) is exposed as attributes, like ``SubjectAlertState``.
     """
 
