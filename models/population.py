@@ -43,21 +43,20 @@ class FlatTrees:
         self.n_trees = len(trees)
         self.n_nodes = n = (1 << (height + 1)) - 1
         size = self.n_trees * n
-        names: set[Any] = set()
-        for root in trees:
-            names.update(node.feature for node in _heap_order(root, height)[: (n - 1) // 2])
-        self.features = tuple(sorted(names, key=repr))
+        branches = (n - 1) // 2  # the first nodes in heap order; the rest are leaves
+        orders = [_heap_order(root, height) for root in trees]
+        self.features = tuple(sorted({node.feature for nodes in orders for node in nodes[:branches]}, key=repr))
         index = {f: i for i, f in enumerate(self.features)}
         self.node_feature = array("B", bytes(size))
         self.threshold = array("d", [0.0]) * size
         self.l_mass = array("q", bytes(8 * size))
         self.r_mass = array("q", bytes(8 * size))
-        for t, root in enumerate(trees):
-            for i, node in enumerate(_heap_order(root, height)):
+        for t, nodes in enumerate(orders):
+            for i, node in enumerate(nodes):
                 k = t * n + i
                 self.l_mass[k] = node.l_mass
                 self.r_mass[k] = node.r_mass
-                if i < (n - 1) // 2:  # a branch
+                if i < branches:
                     self.node_feature[k] = index[node.feature]
                     self.threshold[k] = node.threshold
 

@@ -101,13 +101,8 @@ def replay(
         reason = f"internal error: {where_raised(exc)}"
         pipeline.counters["internal_errors"] += 1
         result.rejects += 1
-        raw = orjson.dumps(ev.to_dict())
-        row = {
-            "reason": reason,
-            "source": f"event_id={ev.event_id}",
-            "size": len(raw),
-            "raw": raw[:512].decode("utf-8", "replace"),
-        }
+        row = Reject(reason, orjson.dumps(ev.to_dict())).to_dict()  # the rejects file's row
+        row["source"] = f"event_id={ev.event_id}"
         rejects_fh.write(orjson.dumps(row) + b"\n")
         log.error("event failed", event_id=ev.event_id, reason=reason)
 

@@ -151,7 +151,6 @@ _feature_steps = st_.lists(
 )
 
 
-@pytest.mark.skipif(account_module._kernel is None, reason="the C kernel is not built")
 @settings(max_examples=300, deadline=None)
 @given(
     steps=_feature_steps,
@@ -163,6 +162,7 @@ _feature_steps = st_.lists(
 def test_c_learning_step_equals_python_twin(
     steps: list, created: float | None, driven: float, uses: int, rotations: int
 ) -> None:  # type: ignore[type-arg]
+    assert account_module._kernel is not None, "models/_accountkernel.c is not built"
     s = AccountSettings(template_driven_share=driven, template_systematic_uses=uses, max_rotations=rotations)
     model = AccountModel(s)
     c_state, py_state = AccountState(created), AccountState(created)
